@@ -1,0 +1,243 @@
+"""The per-workspace SQLite index (sqlite-utils): files, symbols, FTS5, embeddings, summaries.
+
+Tables
+- `meta(key, value)`: `schema_version`; a different version means the file is rebuilt.
+- `files(path, hash, size, mtime, language, error)`: one row per indexed file, keyed by path
+  relative to the root, with the SHA-1 of its content (unchanged files are skipped).
+- `symbols(...)`: definitions with ranges, signature, docstring, code and a content hash.
+- `symbols_fts`: FTS5 over name, container, signature, docstring and identifier words (BM25).
+- `embeddings(hash, model, dim, dtype, vector)`: one vector per symbol content hash and model,
+  stored as a float16 (default) or float32 blob, so an unchanged symbol is never re-embedded.
+- `summaries(hash, model, text)`: generated hover summaries by content hash.
+
+Each thread gets its own connection (WAL mode: the indexer writes while searches read). A file
+that is not a valid index of this version is deleted and rebuilt (`Store.rebuilt` says so).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import sqlite_utils
+
+from lsp_server.symbols import Symbol
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 3
+_SYMBOL_COLUMNS = ("name", "kind", "container", "language", "start_line", "start_char", "end_line",
+                   "end_char", "name_line", "name_char", "name_end_char", "signature", "code",
+                   "docstring", "body_line")
+_WORD_RE = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def identifier_words(text: str) -> str:
+    """Split identifiers into lower-case words: `parseHTTPRequest_v2` -> `parse http request v 2`."""
+    return " ".join(w.lower() for w in _WORD_RE.findall(text))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def vector_to_blob(vec: np.ndarray, dtype: str = "float16") -> bytes:
+    return np.asarray(vec, dtype=np.float16 if dtype == "float16" else np.float32).tobytes()
+
+
+def blob_to_vector(blob: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float16 if dtype == "float16" else np.float32).astype(np.float32)
+
+
+class Store:
+    """One workspace index file."""
+
+    def __init__(self, path: Path, embedding_dtype: str = "float16") -> None:
+        self.path = path
+        self.embedding_dtype = embedding_dtype
+        self.rebuilt_reason: str | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._open_or_rebuild()
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(str(self.path), timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def _open_or_rebuild(self) -> None:
+        try:
+            version = self._check()
+            if version == SCHEMA_VERSION:
+                return
+            if version is not None:
+                self.rebuilt_reason = f"index schema {version} != {SCHEMA_VERSION}"
+        except sqlite3.DatabaseError as exc:
+            self.rebuilt_reason = f"corrupt index {self.path}: {exc}"
+        if self.rebuilt_reason:
+            log.warning("rebuilding index: %s", self.rebuilt_reason)
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self._create()
+
+    def _check(self) -> int | None:
+        if not self.path.exists():
+            return None
+        db = self.db
+        ok = db.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise sqlite3.DatabaseError(f"quick_check: {ok}")
+        if "meta" not in db.table_names():
+            return -1
+        row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else -1
+
+    def _create(self) -> None:
+        db = self.db
+        db["meta"].create({"key": str, "value": str}, pk="key")
+        db["files"].create({"path": str, "hash": str, "size": int, "mtime": float, "language": str,
+                            "error": str}, pk="path")
+        db["symbols"].create({"id": int, "path": str, "hash": str, "words": str,
+                              **{c: (int if c.endswith(("_line", "_char")) else str)
+                                 for c in _SYMBOL_COLUMNS}}, pk="id")
+        db["symbols"].create_index(["path"])
+        db["symbols"].create_index(["name"])
+        db["symbols"].create_index(["hash"])
+        db["symbols"].enable_fts(["name", "container", "signature", "docstring", "words"],
+                                 fts_version="FTS5", create_triggers=True, tokenize="porter")
+        db["embeddings"].create({"hash": str, "model": str, "dim": int, "dtype": str,
+                                 "vector": bytes}, pk=("hash", "model"))
+        db["summaries"].create({"hash": str, "model": str, "text": str}, pk=("hash", "model"))
+        db["meta"].insert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, replace=True)
+
+    # -- files and symbols -------------------------------------------------------------------
+    def file_hash(self, rel_path: str) -> str | None:
+        row = self.db.execute("SELECT hash FROM files WHERE path=?", [rel_path]).fetchone()
+        return row[0] if row else None
+
+    def file_paths(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM files")]
+
+    def replace_file(self, rel_path: str, text_hash: str, size: int, mtime: float, language: str,
+                     symbols: Sequence[Symbol], error: str = "") -> None:
+        """Atomically replace a file's row and symbols."""
+        rows = []
+        for sym in symbols:
+            d = asdict(sym)
+            row = {c: d[c] for c in _SYMBOL_COLUMNS}
+            row.update(path=rel_path, hash=sym.content_hash,
+                       words=identifier_words(f"{sym.name} {sym.container} {sym.code[:1500]}"))
+            rows.append(row)
+        with self._lock, self.db.conn:
+            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
+            self.db["files"].insert({"path": rel_path, "hash": text_hash, "size": size,
+                                     "mtime": mtime, "language": language, "error": error},
+                                    replace=True)
+            if rows:
+                self.db["symbols"].insert_all(rows)
+
+    def remove_file(self, rel_path: str) -> None:
+        with self._lock, self.db.conn:
+            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
+            self.db.execute("DELETE FROM files WHERE path=?", [rel_path])
+
+    def counts(self) -> dict[str, int]:
+        q = self.db.execute
+        return {"files": q("SELECT count(*) FROM files").fetchone()[0],
+                "symbols": q("SELECT count(*) FROM symbols").fetchone()[0],
+                "embeddings": q("SELECT count(*) FROM embeddings").fetchone()[0]}
+
+    def rows(self, where: str = "1", params: Sequence = (), limit: int = 100,
+             order: str = "id") -> list[dict]:
+        sql = f"SELECT * FROM symbols WHERE {where} ORDER BY {order} LIMIT ?"
+        return list(self.db.query(sql, [*params, limit]))
+
+    def symbols_by_ids(self, ids: Iterable[int]) -> dict[int, dict]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {r["id"]: r for r in self.db.query(f"SELECT * FROM symbols WHERE id IN ({marks})", ids)}
+
+    def symbols_named(self, name: str, limit: int = 20) -> list[dict]:
+        return self.rows("name=?", [name], limit)
+
+    # -- embeddings --------------------------------------------------------------------------
+    def hashes_missing_embedding(self, model: str, limit: int = 10_000) -> list[tuple[str, dict]]:
+        """(hash, one symbol row) for symbols without an embedding for `model`."""
+        sql = ("SELECT s.* FROM symbols s LEFT JOIN embeddings e ON e.hash=s.hash AND e.model=? "
+               "WHERE e.hash IS NULL GROUP BY s.hash LIMIT ?")
+        return [(r["hash"], r) for r in self.db.query(sql, [model, limit])]
+
+    def put_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [{"hash": h, "model": model, "dim": int(v.shape[0]), "dtype": self.embedding_dtype,
+                 "vector": vector_to_blob(v, self.embedding_dtype)} for h, v in zip(hashes, vectors)]
+        with self._lock, self.db.conn:
+            self.db["embeddings"].insert_all(rows, replace=True)
+
+    def embedding_matrix(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """(symbol ids [n], unit vectors float32 [n, d]) for every symbol embedded with `model`."""
+        sql = ("SELECT s.id, e.vector, e.dtype FROM symbols s JOIN embeddings e "
+               "ON e.hash=s.hash AND e.model=? ORDER BY s.id")
+        ids, vecs = [], []
+        for sid, blob, dtype in self.db.execute(sql, [model]):
+            ids.append(sid)
+            vecs.append(blob_to_vector(blob, dtype))
+        if not vecs:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(ids, dtype=np.int64), np.vstack(vecs)
+
+    def prune_embeddings(self) -> int:
+        """Drop vectors no symbol uses any more."""
+        with self._lock, self.db.conn:
+            cur = self.db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM symbols)")
+        return cur.rowcount
+
+    # -- summaries ---------------------------------------------------------------------------
+    def summary(self, hash_: str, model: str) -> str | None:
+        row = self.db.execute("SELECT text FROM summaries WHERE hash=? AND model=?", [hash_, model]).fetchone()
+        return row[0] if row else None
+
+    def put_summary(self, hash_: str, model: str, text: str) -> None:
+        with self._lock, self.db.conn:
+            self.db["summaries"].insert({"hash": hash_, "model": model, "text": text}, replace=True)
+
+    # -- lexical search ----------------------------------------------------------------------
+    def fts(self, query: str, limit: int = 50) -> list[tuple[int, float]]:
+        """(symbol id, bm25) best first for a natural-language query (terms OR-ed)."""
+        terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _STOP and len(t) > 1]
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
+        sql = ("SELECT rowid, bm25(symbols_fts, 8.0, 2.0, 2.0, 1.0, 1.0) AS rank FROM symbols_fts "
+               "WHERE symbols_fts MATCH ? ORDER BY rank LIMIT ?")
+        try:
+            return [(r[0], r[1]) for r in self.db.execute(sql, [match, limit])]
+        except sqlite3.OperationalError as exc:
+            log.warning("fts query %r failed: %s", match, exc)
+            return []
+
+
+_STOP = frozenset("a an the of to in for on and or is are be by with that this it from as at "
+                  "which what where how do does all any into".split())
