@@ -1,0 +1,255 @@
+"""`Runtime`: load a checked bundle and run embedding, generation and matching (torch-free).
+
+Only onnxruntime, tokenizers and numpy are used. Prompts come from `model.formats`; decoding
+lives in `model.runtime.decoding`. Every public method is safe to call from a worker thread
+(ONNX Runtime sessions are thread-safe and the runtime keeps no per-call state on `self`).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from model import formats
+from model.config import ModelConfig
+from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
+from model.runtime.bundle import MANIFEST_FILE, check_file, load_manifest, pick_precision
+from model.runtime.decoding import DecoderGraphs, StopRules, apply_text_rules, beam_search, greedy
+from model.tokenizer import CodeTokenizer, TokenizerError
+
+log = logging.getLogger(__name__)
+
+Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "int8", "fp32"]
+CompletionMode = Literal["auto", "fim", "causal"]
+
+
+def default_bundle_dir() -> Path:
+    """The shipped default model: `<model package>/default_bundle` (may not exist)."""
+    return Path(__file__).resolve().parent.parent / "default_bundle"
+
+
+def _providers(device: str) -> list[str]:
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ValueError("device='cuda' but onnxruntime has no CUDAExecutionProvider "
+                             "(install the 'gpu' extra: onnxruntime-gpu)")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device != "auto":
+        raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def _session(path: Path, record: dict[str, Any], what: str, options: ort.SessionOptions,
+             providers: list[str]) -> ort.InferenceSession:
+    """Open one graph; ORT failures and I/O mismatches become a `BundleError` naming the file."""
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(f"{path}: cannot load {what} graph ({first[:200]})") from exc
+    for key, actual in (("inputs", sess.get_inputs()), ("outputs", sess.get_outputs())):
+        expected = [io["name"] for io in record.get(key, [])] if isinstance(record.get(key), list) else None
+        names = [io.name for io in actual]
+        if expected is not None and sorted(expected) != sorted(names):
+            raise BundleError(f"{path}: {what} graph {key} {names} do not match {MANIFEST_FILE} {expected}")
+    return sess
+
+
+class Runtime:
+    """A loaded bundle: tokenizer, config and ONNX sessions. Build it with `Runtime.load`."""
+
+    def __init__(self, bundle_dir: Path, manifest: dict[str, Any], config: ModelConfig,
+                 tokenizer: CodeTokenizer, sessions: dict[str, ort.InferenceSession],
+                 precision: str, providers: list[str]) -> None:
+        self.bundle_dir = bundle_dir
+        self.manifest = manifest
+        self.config = config
+        self.tokenizer = tokenizer
+        self.precision = precision
+        self.providers = providers
+        self._encoder = sessions["encoder"]
+        self._matching = sessions.get("matching")
+        self._graphs = (DecoderGraphs(sessions["decoder"], sessions["decoder_with_past"])
+                        if "decoder" in sessions else None)
+        enc_outputs = {o.name for o in self._encoder.get_outputs()}
+        self.has_embedding = "embedding" in enc_outputs
+        self.has_matching = self._matching is not None
+        self.has_decoder = self._graphs is not None
+        vocab = tokenizer.vocab_size
+        pieces = tokenizer.backend.decode_batch([[i] for i in range(vocab)], skip_special_tokens=True)
+        self._newline_mask = np.array(["\n" in p for p in pieces] + [False] * (config.vocab_size - vocab))
+        # Never generate padding or ids the tokenizer cannot decode (rows past its vocabulary).
+        self._banned = tuple([tokenizer.pad_id] + list(range(vocab, config.vocab_size)))
+        self._fim_end = frozenset([tokenizer.eos_id, *tokenizer.sentinel_ids])
+        self._eos_end = frozenset([tokenizer.eos_id])
+
+    # ---- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, bundle_dir: str | Path, threads: int | None = None, device: Device = "auto",
+             precision: Precision = "auto", verify: bool = True) -> "Runtime":
+        """Load and check a bundle; raises `BundleError` naming the faulty file.
+
+        `threads` sets ONNX Runtime's intra-op threads (None: its default); `device="auto"`
+        uses CUDA when onnxruntime-gpu is installed; `precision="auto"` prefers int8 on CPU.
+        `verify=False` skips the sha256 checks (sizes are always checked).
+        """
+        t0 = time.perf_counter()
+        bundle_dir = Path(bundle_dir)
+        manifest, config = load_manifest(bundle_dir)
+        providers = _providers(device)
+        if precision == "auto" and providers[0] == "CUDAExecutionProvider" and _has_precision(manifest, "fp32"):
+            precision = "fp32"  # dynamic int8 kernels are CPU-only
+        chosen = pick_precision(manifest, precision, bundle_dir)
+        tokenizer = _load_tokenizer(bundle_dir, manifest, config, verify)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        options.log_severity_level = 3
+        sessions: dict[str, ort.InferenceSession] = {}
+        for name, entry in manifest["graphs"].items():
+            record = entry[chosen]
+            path = check_file(bundle_dir, record, f"{name} graph ({chosen})", verify_hash=verify)
+            sessions[name] = _session(path, record, name, options, providers)
+        _check_vocab(sessions, config, bundle_dir)
+        rt = cls(bundle_dir, manifest, config, tokenizer, sessions, chosen, providers)
+        log.info("loaded bundle %s (%s, %s, %s) in %.0f ms", bundle_dir, config.name, chosen,
+                 providers[0], (time.perf_counter() - t0) * 1000)
+        return rt
+
+    # ---- encoder ----------------------------------------------------------------------------
+    def _encode(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        padded, mask = formats.pad_batch(ids, self.tokenizer.pad_id)
+        input_ids = np.asarray(padded, dtype=np.int64)
+        attn = np.asarray(mask, dtype=np.int64)
+        names = [o.name for o in self._encoder.get_outputs()]
+        outs = dict(zip(names, self._encoder.run(None, {"input_ids": input_ids, "attention_mask": attn})))
+        return outs["last_hidden_state"], attn, outs
+
+    def embed(self, texts: Sequence[str], batch_size: int = 16, max_length: int = 256) -> np.ndarray:
+        """Unit-norm embeddings [n, embed_dim] (float32) of `texts`, in order."""
+        if not self.has_embedding:
+            raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no embedding head")
+        dim = self.config.embed_dim
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        ids = [formats.embedding_input(self.tokenizer, t, max_length) for t in texts]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
+        out = np.zeros((len(ids), dim), dtype=np.float32)
+        for start in range(0, len(order), max(1, batch_size)):
+            chunk = order[start:start + max(1, batch_size)]
+            _, _, outs = self._encode([ids[i] for i in chunk])
+            out[chunk] = outs["embedding"]
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    # ---- generation -------------------------------------------------------------------------
+    def generate(self, example: formats.Example, config: GenerationConfig | None = None,
+                 end_ids: frozenset[int] | None = None, end_reason: StopReason = "eos") -> Generation:
+        """Decode the target of `example` (encoder ids + forced decoder prefix) with the KV cache."""
+        if self._graphs is None:
+            raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no decoder")
+        config = config or GenerationConfig()
+        t0 = time.perf_counter()
+        hidden, mask, _ = self._encode([example.encoder_ids])
+        start = [self.config.decoder_start_token_id] + list(example.decoder_prefix)
+        rules = StopRules(config, end_ids or self._eos_end, end_reason, self._newline_mask,
+                          self.tokenizer.decode, self._banned)
+        cut: str | None = None
+        if config.num_beams <= 1:
+            ids, reason, cut = greedy(self._graphs, hidden, mask, start, rules)
+            text = cut if cut is not None else self.tokenizer.decode(ids)
+        else:
+            ids, reason = beam_search(self._graphs, hidden, mask, start, rules)
+            text, text_reason = apply_text_rules(self.tokenizer.decode(ids), config)
+            reason = text_reason or reason
+        return Generation(text=text, token_ids=ids, stop_reason=reason,
+                          latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def complete(self, prefix: str, suffix: str = "", config: GenerationConfig | None = None,
+                 mode: CompletionMode = "auto") -> Generation:
+        """Code completion at the cursor: fill-in-the-middle when `suffix` has non-whitespace
+        text (mode auto), otherwise decoder-only continuation of `prefix`."""
+        if mode not in ("auto", "fim", "causal"):
+            raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
+        if mode == "fim" or (mode == "auto" and suffix.strip()):
+            ex = formats.fim_example(self.tokenizer, prefix, suffix,
+                                     max_source_length=self.config.max_source_length)
+            return self.generate(ex, config, end_ids=self._fim_end, end_reason="sentinel")
+        ex = formats.causal_prompt(self.tokenizer, prefix)
+        return self.generate(ex, config)
+
+    def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:
+        """Code -> natural-language summary (`[TDEC]` mode)."""
+        ex = formats.code_to_text_example(self.tokenizer, code, max_source_length=self.config.max_source_length)
+        return self.generate(ex, config)
+
+    def text_to_code(self, text: str, config: GenerationConfig | None = None) -> Generation:
+        """Natural language -> code (`[CDEC]` mode)."""
+        ex = formats.text_to_code_example(self.tokenizer, text, max_source_length=self.config.max_source_length)
+        return self.generate(ex, config)
+
+    # ---- matching ---------------------------------------------------------------------------
+    def match_scores(self, text: str, codes: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        """P(match) of `text` with each of `codes` (softmax of the matching head, column 1)."""
+        if self._matching is None:
+            raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no matching head")
+        if not codes:
+            return np.zeros((0,), dtype=np.float32)
+        pairs = [formats.matching_inputs(self.tokenizer, text, c) for c in codes]
+        hidden, mask, _ = self._encode([pairs[0][0]])
+        scores = np.zeros(len(codes), dtype=np.float32)
+        for start in range(0, len(codes), max(1, batch_size)):
+            dec = [p[1] for p in pairs[start:start + max(1, batch_size)]]
+            ids, dmask = formats.pad_batch(dec, self.tokenizer.pad_id)  # right padding: causal, safe
+            n = len(dec)
+            logits = self._matching.run(None, {
+                "decoder_input_ids": np.asarray(ids, dtype=np.int64),
+                "decoder_attention_mask": np.asarray(dmask, dtype=np.int64),
+                "encoder_hidden_states": np.repeat(hidden, n, axis=0),
+                "encoder_attention_mask": np.repeat(mask, n, axis=0)})[0].astype(np.float64)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            scores[start:start + n] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+        return scores
+
+
+def _has_precision(manifest: dict[str, Any], precision: str) -> bool:
+    return all(isinstance(g, dict) and precision in g for g in manifest["graphs"].values())
+
+
+def _load_tokenizer(bundle_dir: Path, manifest: dict[str, Any], config: ModelConfig, verify: bool) -> CodeTokenizer:
+    record = manifest["tokenizer"]
+    path = check_file(bundle_dir, record, "tokenizer", verify_hash=False)
+    try:
+        tok = CodeTokenizer.from_file(path)
+    except TokenizerError as exc:
+        raise BundleError(f"{path}: {exc}") from exc
+    expected = record.get("vocab_size")
+    if tok.vocab_size > config.vocab_size or (expected is not None and tok.vocab_size != expected):
+        raise BundleError(f"{path}: tokenizer has {tok.vocab_size} tokens but {MANIFEST_FILE} expects "
+                          f"{expected if expected is not None else '<=' + str(config.vocab_size)} "
+                          f"(model vocab_size {config.vocab_size}); wrong tokenizer for this model")
+    if verify:
+        check_file(bundle_dir, record, "tokenizer", verify_hash=True)
+    return tok
+
+
+def _check_vocab(sessions: dict[str, ort.InferenceSession], config: ModelConfig, bundle_dir: Path) -> None:
+    dec = sessions.get("decoder")
+    if dec is None:
+        return
+    dim = dec.get_outputs()[0].shape[-1]
+    if isinstance(dim, int) and dim != config.vocab_size:
+        raise BundleError(f"{bundle_dir / MANIFEST_FILE}: config vocab_size {config.vocab_size} but the "
+                          f"decoder graph has {dim} logits")
