@@ -2,9 +2,11 @@
  * Status handling: turns the server's `codet5p/status` notifications into what the status-bar
  * item shows (text with a codicon, tooltip, severity).
  *
- * The notification's params are read defensively: a known `state` picks the icon, `message`
- * (or `detail`) fills the tooltip, and `progress` (0..1 or 0..100) / `done`+`total` add a
- * percentage. Unknown or malformed params never throw; they show a neutral item.
+ * The server sends (lsp_server/engine.py `Engine.status`):
+ * `{model: {state, message, path, embedding, matching, decoder},
+ *   index: {state, files, symbols, embeddings}, slow, completionP50Ms}`
+ * with model states `unloaded | loading | ready | missing | error` and index states
+ * `idle | indexing`. Params are read defensively: malformed ones never throw.
  */
 
 /** How the item is coloured: `error`/`warning` use the theme's status-bar error/warning colours. */
@@ -17,77 +19,71 @@ export interface StatusView {
   severity: Severity;
 }
 
-/** The fields of `codet5p/status` this module understands. */
-export interface StatusParams {
-  state?: unknown;
-  message?: unknown;
-  detail?: unknown;
-  progress?: unknown;
-  done?: unknown;
-  total?: unknown;
-  model?: unknown;
-}
-
 export const NAME = "CodeT5+";
 
-interface StateInfo {
-  icon: string;
-  label: string;
-  severity: Severity;
+type Obj = Record<string, unknown>;
+
+function obj(value: unknown): Obj {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Obj) : {};
 }
 
-const STATES: Record<string, StateInfo> = {
-  starting: { icon: "$(loading~spin)", label: "starting", severity: "busy" },
-  loading: { icon: "$(loading~spin)", label: "loading model", severity: "busy" },
-  indexing: { icon: "$(sync~spin)", label: "indexing", severity: "busy" },
-  busy: { icon: "$(loading~spin)", label: "working", severity: "busy" },
-  generating: { icon: "$(loading~spin)", label: "generating", severity: "busy" },
-  ready: { icon: "$(check)", label: "ready", severity: "ok" },
-  idle: { icon: "$(check)", label: "ready", severity: "ok" },
-  slow: { icon: "$(warning)", label: "slow", severity: "warning" },
-  warning: { icon: "$(warning)", label: "warning", severity: "warning" },
-  disabled: { icon: "$(circle-slash)", label: "disabled", severity: "warning" },
-  error: { icon: "$(error)", label: "error", severity: "error" },
-  stopped: { icon: "$(debug-stop)", label: "stopped", severity: "warning" },
-};
-
-/** A percentage 0..100 from `progress` or `done`/`total`, or undefined when none is given. */
-export function percent(params: StatusParams): number | undefined {
-  const p = params.progress;
-  if (typeof p === "number" && Number.isFinite(p)) {
-    const value = p <= 1 ? p * 100 : p;
-    return Math.max(0, Math.min(100, Math.round(value)));
-  }
-  const done = params.done;
-  const total = params.total;
-  if (typeof done === "number" && typeof total === "number" && total > 0 && Number.isFinite(done)) {
-    return Math.max(0, Math.min(100, Math.round((done / total) * 100)));
-  }
-  return undefined;
+function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
 }
 
-/** The status-bar view for one notification. */
+function num(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+/** The status-bar view for one notification; the most severe condition decides the icon. */
 export function describeStatus(raw: unknown): StatusView {
-  const params: StatusParams = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? raw : {};
-  const state = typeof params.state === "string" ? params.state.toLowerCase() : "";
-  const info: StateInfo = STATES[state] ?? { icon: "$(info)", label: state || "unknown", severity: "ok" };
-  const pct = percent(params);
-  const suffix = pct !== undefined && info.severity === "busy" ? ` ${pct}%` : "";
-  const text = `${info.icon} ${NAME}${info.severity === "ok" ? "" : ` ${info.label}`}${suffix}`;
-  const message = typeof params.message === "string" ? params.message : typeof params.detail === "string" ? params.detail : "";
-  const lines = [`${NAME}: ${info.label}${suffix}`];
+  const params = obj(raw);
+  const model = obj(params.model);
+  const index = obj(params.index);
+  const modelState = str(model.state).toLowerCase();
+  const indexState = str(index.state).toLowerCase();
+  const slow = params.slow === true;
+  const p50 = num(params.completionP50Ms);
+
+  let icon = "$(check)";
+  let label = "";
+  let severity: Severity = "ok";
+  if (modelState === "error") {
+    [icon, label, severity] = ["$(error)", "model error", "error"];
+  } else if (modelState === "missing") {
+    [icon, label, severity] = ["$(warning)", "no model", "warning"];
+  } else if (modelState === "loading" || modelState === "unloaded") {
+    [icon, label, severity] = ["$(loading~spin)", "loading model", "busy"];
+  } else if (indexState === "indexing") {
+    [icon, label, severity] = ["$(sync~spin)", "indexing", "busy"];
+  } else if (slow) {
+    [icon, label, severity] = ["$(warning)", "slow", "warning"];
+  } else if (modelState !== "ready") {
+    [icon, label, severity] = ["$(info)", modelState || "unknown", "ok"];
+  }
+
+  const lines = [`${NAME}: ${label || "ready"}`];
+  const message = str(model.message);
   if (message) {
     lines.push(message);
   }
-  if (typeof params.model === "string" && params.model) {
-    lines.push(`model: ${params.model}`);
+  if (modelState === "missing" || modelState === "error") {
+    lines.push("Completions and summaries are off; search is lexical only. Set codet5p.model.path.");
   }
-  return { text, tooltip: lines.join("\n"), severity: info.severity };
+  const files = num(index.files);
+  if (files !== undefined) {
+    lines.push(`index: ${files} files, ${num(index.symbols) ?? 0} symbols, ${num(index.embeddings) ?? 0} embeddings`);
+  }
+  if (p50 !== undefined) {
+    lines.push(`completion p50: ${Math.round(p50)} ms${slow ? " (slower than the deadline allows)" : ""}`);
+  }
+  const text = label ? `${icon} ${NAME} ${label}` : `${icon} ${NAME}`;
+  return { text, tooltip: lines.join("\n"), severity };
 }
 
 /** The view shown before the server has said anything, and when it cannot start. */
 export function startingView(): StatusView {
-  return describeStatus({ state: "starting" });
+  return { text: `$(loading~spin) ${NAME} starting`, tooltip: `${NAME}: starting the language server`, severity: "busy" };
 }
 
 export function failedView(message: string): StatusView {

@@ -1,55 +1,63 @@
-/** Status handling: `codet5p/status` params -> status-bar text, tooltip and colour. */
+/** Status handling: `codet5p/status` params (lsp_server Engine.status) -> status-bar item. */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { describeStatus, failedView, percent, startingView } from "../src/status";
+import { describeStatus, failedView, startingView } from "../src/status";
 
-test("ready shows a check and no label", () => {
-  const view = describeStatus({ state: "ready", message: "model tiny loaded in 0.4 s" });
+function status(model: string, index = "idle", extra: Record<string, unknown> = {}) {
+  return {
+    model: { state: model, message: model === "ready" ? "model loaded from /b" : `model ${model}`, path: "/b", embedding: true, matching: true, decoder: true },
+    index: { state: index, files: 12, symbols: 40, embeddings: 38 },
+    slow: false,
+    completionP50Ms: null,
+    ...extra,
+  };
+}
+
+test("ready shows a check and counts in the tooltip", () => {
+  const view = describeStatus(status("ready"));
   assert.equal(view.text, "$(check) CodeT5+");
   assert.equal(view.severity, "ok");
-  assert.equal(view.tooltip, "CodeT5+: ready\nmodel tiny loaded in 0.4 s");
+  assert.equal(view.tooltip, "CodeT5+: ready\nmodel loaded from /b\nindex: 12 files, 40 symbols, 38 embeddings");
 });
 
-test("indexing shows a spinner and progress", () => {
-  assert.equal(describeStatus({ state: "indexing", progress: 0.4 }).text, "$(sync~spin) CodeT5+ indexing 40%");
-  assert.equal(describeStatus({ state: "indexing", done: 3, total: 4 }).text, "$(sync~spin) CodeT5+ indexing 75%");
-  assert.equal(describeStatus({ state: "Indexing", progress: 55 }).severity, "busy");
+test("loading the model and indexing spin", () => {
+  assert.equal(describeStatus(status("loading")).text, "$(loading~spin) CodeT5+ loading model");
+  assert.equal(describeStatus(status("unloaded")).severity, "busy");
+  const indexing = describeStatus(status("ready", "indexing"));
+  assert.equal(indexing.text, "$(sync~spin) CodeT5+ indexing");
+  assert.equal(indexing.severity, "busy");
 });
 
-test("progress is clamped and ignored when absent or bad", () => {
-  assert.equal(percent({ progress: 1 }), 100);
-  assert.equal(percent({ progress: 1.7 }), 2); // above 1: already a percentage
-  assert.equal(percent({ progress: 250 }), 100);
-  assert.equal(percent({ progress: -3 }), 0);
-  assert.equal(percent({ progress: "half" }), undefined);
-  assert.equal(percent({ done: 1, total: 0 }), undefined);
-  assert.equal(percent({}), undefined);
+test("a missing model warns and says what still works", () => {
+  const view = describeStatus(status("missing"));
+  assert.equal(view.text, "$(warning) CodeT5+ no model");
+  assert.equal(view.severity, "warning");
+  assert.match(view.tooltip, /search is lexical only/);
+  assert.match(view.tooltip, /codet5p\.model\.path/);
 });
 
-test("progress is not shown on a ready item", () => {
-  assert.equal(describeStatus({ state: "ready", progress: 1 }).text, "$(check) CodeT5+");
+test("a model error wins over indexing and slowness", () => {
+  const view = describeStatus(status("error", "indexing", { slow: true }));
+  assert.equal(view.severity, "error");
+  assert.equal(view.text, "$(error) CodeT5+ model error");
 });
 
-test("slow and error states carry their severity and message", () => {
-  const slow = describeStatus({ state: "slow", message: "completion p50 3.2 s" });
-  assert.equal(slow.severity, "warning");
-  assert.equal(slow.text, "$(warning) CodeT5+ slow");
-  const error = describeStatus({ state: "error", detail: "bundle: manifest.json missing" });
-  assert.equal(error.severity, "error");
-  assert.match(error.tooltip, /manifest\.json missing/);
+test("slow completions warn with the measured p50", () => {
+  const view = describeStatus(status("ready", "idle", { slow: true, completionP50Ms: 1432.6 }));
+  assert.equal(view.text, "$(warning) CodeT5+ slow");
+  assert.equal(view.severity, "warning");
+  assert.match(view.tooltip, /completion p50: 1433 ms \(slower than the deadline allows\)/);
+  assert.match(describeStatus(status("ready", "idle", { completionP50Ms: 80 })).tooltip, /completion p50: 80 ms$/);
 });
 
 test("malformed params never throw", () => {
-  for (const raw of [null, undefined, 3, "ready", [], { state: 5 }, { state: "weird" }]) {
+  for (const raw of [null, undefined, 3, "ready", [], { model: 5 }, { model: { state: 7 } }, { index: [] }]) {
     const view = describeStatus(raw);
-    assert.equal(typeof view.text, "string");
     assert.ok(view.text.includes("CodeT5+"));
+    assert.equal(typeof view.tooltip, "string");
   }
-  assert.equal(describeStatus({ state: "weird" }).text, "$(info) CodeT5+");
-});
-
-test("model name is in the tooltip", () => {
-  assert.match(describeStatus({ state: "ready", model: "codet5p-220m" }).tooltip, /model: codet5p-220m/);
+  assert.equal(describeStatus({ model: { state: "weird" } }).text, "$(info) CodeT5+ weird");
+  assert.equal(describeStatus({}).text, "$(info) CodeT5+ unknown");
 });
 
 test("starting and failed views", () => {
