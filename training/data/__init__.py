@@ -1,0 +1,1 @@
+"""Corpus building (sources, filters, dedupe, pairs, data card) and training datasets."""
