@@ -1,0 +1,1 @@
+"""Bookshelf: a tiny library catalogue."""

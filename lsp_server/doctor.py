@@ -1,0 +1,94 @@
+"""`codet5p-lsp doctor`: check everything the server needs and say what is wrong.
+
+Checks: Python packages, ONNX Runtime providers, tree-sitter grammars, the model bundle (loads
+it and times one embedding and one completion), the cache directory and existing indexes, and
+that the server path stays free of torch. Exit code 0 when everything essential is fine.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tempfile
+import time
+
+SAMPLES = {"python": "def f(x):\n    return x\n", "javascript": "function f(x) { return x }",
+           "typescript": "function f(x: number): number { return x }", "go": "package a\nfunc F() {}",
+           "java": "class A { void f() {} }", "rust": "fn f() {}"}
+
+
+def _line(ok: bool | None, what: str, detail: str = "") -> None:
+    mark = {True: "ok  ", False: "FAIL", None: "warn"}[ok]
+    print(f"[{mark}] {what}" + (f": {detail}" if detail else ""))
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    failures = 0
+    print(f"python {sys.version.split()[0]} ({sys.executable})")
+    for mod in ("onnxruntime", "tokenizers", "numpy", "pygls", "lsprotocol", "sqlite_utils",
+                "tree_sitter", "pathspec", "platformdirs"):
+        try:
+            m = importlib.import_module(mod)
+            _line(True, mod, getattr(m, "__version__", ""))
+        except ImportError as exc:
+            _line(False, mod, str(exc))
+            failures += 1
+    try:
+        import onnxruntime as ort
+        _line(True, "onnxruntime providers", ", ".join(ort.get_available_providers()))
+    except ImportError:
+        pass
+    from lsp_server.symbols import extract_symbols
+    for language, src in SAMPLES.items():
+        try:
+            n = len(extract_symbols(src, language))
+            _line(n > 0, f"tree-sitter {language}", f"{n} symbol(s) in a sample")
+            failures += n == 0
+        except Exception as exc:
+            _line(False, f"tree-sitter {language}", str(exc))
+            failures += 1
+
+    from lsp_server.cli import _engine
+    engine = _engine(args, load=False)
+    path = engine.model_path()
+    t0 = time.perf_counter()
+    state = engine.load_model()
+    load_ms = (time.perf_counter() - t0) * 1000
+    if state == "ready":
+        rt = engine.runtime
+        _line(True, "model", f"{path} ({rt.config.name}, {getattr(rt, 'precision', '?')}) loaded in {load_ms:.0f} ms")
+        _line(rt.has_embedding, "  embedding head")
+        _line(rt.has_decoder, "  decoder (completion, summaries)")
+        _line(rt.has_matching or None, "  matching head (search re-rank)")
+        if rt.has_embedding:
+            t0 = time.perf_counter()
+            rt.embed(["def read_config(path): return open(path).read()"])
+            _line(True, "  embed one function", f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+        if rt.has_decoder:
+            t0 = time.perf_counter()
+            from model.runtime import GenerationConfig
+            gen = rt.complete("def add(a, b):\n    return ", "", GenerationConfig(max_new_tokens=16))
+            _line(True, "  complete 16 tokens", f"{(time.perf_counter() - t0) * 1000:.0f} ms -> {gen.text!r}")
+    else:
+        _line(None, "model", f"{engine.model_message}; the server will run with lexical search only")
+
+    from lsp_server.engine import cache_dir
+    cdir = cache_dir(args.cache_dir)
+    try:
+        (cdir / "index").mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cdir):
+            pass
+        indexes = sorted((cdir / "index").glob("*.sqlite"))
+        size = sum(p.stat().st_size for p in indexes) / 1e6
+        _line(True, "cache directory", f"{cdir} ({len(indexes)} index file(s), {size:.1f} MB)")
+    except OSError as exc:
+        _line(False, "cache directory", f"{cdir}: {exc}")
+        failures += 1
+    importlib.import_module("lsp_server.server")
+    heavy = [m for m in ("torch", "transformers", "optimum") if m in sys.modules]
+    _line(not heavy, "server path free of torch/transformers/optimum", ", ".join(heavy))
+    failures += bool(heavy)
+    engine.close()
+    print("all essential checks passed" if not failures else f"{failures} check(s) failed")
+    return 0 if not failures else 1
+

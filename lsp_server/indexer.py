@@ -1,0 +1,173 @@
+"""Workspace indexing: walk, parse changed files, store symbols, embed what is new.
+
+`Indexer.scan` walks the root (see `files.walk` for the rules), re-parses only files whose
+content hash changed (a size+mtime match skips even the hashing), removes vanished files, and
+reports progress. `Indexer.update_text` indexes an open document's in-memory text.
+`Indexer.embed_missing` embeds symbols whose content hash has no vector for the current model,
+in small batches, so unchanged symbols are never re-embedded. Every step honours a cancel event.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from lsp_server.files import FileRules, SkippedFile, read_source, walk
+from lsp_server.languages import language_for_path
+from lsp_server.store import Store
+from lsp_server.symbols import extract_symbols
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IndexReport:
+    files_seen: int = 0
+    files_parsed: int = 0
+    files_removed: int = 0
+    symbols_added: int = 0
+    skipped: list[str] = field(default_factory=list)
+    embedded: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+def symbol_embedding_text(row: dict) -> str:
+    """The text embedded for a symbol: kind, qualified name, docstring, code."""
+    qual = f"{row['container']}.{row['name']}" if row.get("container") else row["name"]
+    doc = f"\n{row['docstring']}" if row.get("docstring") else ""
+    return f"{row['kind']} {qual}{doc}\n{row['code']}"[:2000]
+
+
+class Indexer:
+    """Keeps one `Store` in step with one workspace root."""
+
+    def __init__(self, root: Path, store: Store, rules: FileRules = FileRules(),
+                 max_files: int = 50_000) -> None:
+        self.root = root.resolve()
+        self.store = store
+        self.rules = rules
+        self.max_files = max_files
+        self.version = 0  # bumped on every change (search reloads its vectors)
+        self._lock = threading.Lock()
+
+    def rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def _bump(self) -> None:
+        with self._lock:
+            self.version += 1
+
+    def index_file(self, path: Path, report: IndexReport | None = None) -> int:
+        """(Re)index one file from disk if it changed; returns the number of symbols stored."""
+        report = report or IndexReport()
+        rel = self.rel(path)
+        language = language_for_path(path)
+        if language is None:
+            return 0
+        try:
+            stat = path.stat()
+            known = self.store.db.execute("SELECT hash, size, mtime FROM files WHERE path=?", [rel]).fetchone()
+            if known and known[1] == stat.st_size and known[2] == stat.st_mtime:
+                return 0
+            text = read_source(path, self.root, self.rules)
+        except SkippedFile as exc:
+            report.skipped.append(str(exc))
+            if self.store.file_hash(rel) is not None:
+                self.store.remove_file(rel)
+                self._bump()
+            return 0
+        return self._store_text(rel, text, language, stat.st_size, stat.st_mtime, report)
+
+    def update_text(self, path: Path, text: str) -> int:
+        """Index an open document's current text (not yet saved)."""
+        language = language_for_path(path)
+        if language is None or len(text.encode("utf-8", "surrogatepass")) > self.rules.max_file_size:
+            return 0
+        return self._store_text(self.rel(path), text, language, len(text), 0.0, IndexReport())
+
+    def _store_text(self, rel: str, text: str, language: str, size: int, mtime: float,
+                    report: IndexReport) -> int:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if self.store.file_hash(rel) == digest:
+            self.store.db.execute("UPDATE files SET size=?, mtime=? WHERE path=?", [size, mtime, rel])
+            self.store.db.conn.commit()
+            return 0
+        try:
+            symbols = extract_symbols(text, language)
+        except Exception as exc:  # a grammar failure must not stop indexing
+            log.warning("cannot parse %s: %s", rel, exc)
+            report.skipped.append(f"{rel}: parse error {exc}")
+            symbols = []
+        self.store.replace_file(rel, digest, size, mtime, language, symbols)
+        report.files_parsed += 1
+        report.symbols_added += len(symbols)
+        self._bump()
+        return len(symbols)
+
+    def remove(self, path: Path) -> None:
+        try:
+            rel = self.rel(path)
+        except ValueError:
+            return
+        self.store.remove_file(rel)
+        self._bump()
+
+    def scan(self, cancel: threading.Event | None = None, progress: Progress | None = None) -> IndexReport:
+        """Bring the store up to date with the files on disk."""
+        t0 = time.perf_counter()
+        report = IndexReport()
+        files = []
+        for path in walk(self.root, self.rules):
+            files.append(path)
+            if len(files) >= self.max_files:
+                report.skipped.append(f"{self.root}: more than {self.max_files} files; the rest is not indexed")
+                break
+        seen = set()
+        last = 0.0
+        for i, path in enumerate(files):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            seen.add(self.rel(path))
+            self.index_file(path, report)
+            report.files_seen += 1
+            if progress is not None and time.perf_counter() - last > 0.2:
+                last = time.perf_counter()
+                progress(i + 1, len(files), f"{i + 1}/{len(files)} files")
+        if not report.cancelled:
+            for rel in set(self.store.file_paths()) - seen:
+                self.store.remove_file(rel)
+                report.files_removed += 1
+            if report.files_removed:
+                self._bump()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def embed_missing(self, embed: Callable[[list[str]], np.ndarray], model: str,
+                      batch_size: int = 16, cancel: threading.Event | None = None,
+                      progress: Progress | None = None) -> int:
+        """Embed every symbol content hash without a vector for `model`; returns how many."""
+        done = 0
+        todo = self.store.hashes_missing_embedding(model, limit=1_000_000)
+        total = len(todo)
+        for start in range(0, total, batch_size):
+            if cancel is not None and cancel.is_set():
+                break
+            batch = todo[start:start + batch_size]
+            vectors = embed([symbol_embedding_text(row) for _, row in batch])
+            self.store.put_embeddings(model, [h for h, _ in batch], vectors)
+            done += len(batch)
+            if progress is not None:
+                progress(done, total, f"embedded {done}/{total} symbols")
+        if done:
+            self._bump()
+        return done

@@ -1,0 +1,65 @@
+"""The model worker: one thread runs every model call, interactive work first.
+
+Completions and hovers are submitted with `INTERACTIVE` priority and overtake queued
+background batches (indexing embeddings). `submit` returns a `concurrent.futures.Future`;
+cancelling it before it starts (e.g. `$/cancelRequest`) means the job never runs.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+INTERACTIVE = 0
+BACKGROUND = 1
+
+
+class ModelWorker:
+    """A single daemon thread with a priority queue."""
+
+    def __init__(self, name: str = "codet5p-model") -> None:
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._counter = itertools.count()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, priority: int = INTERACTIVE) -> Future:
+        future: Future = Future()
+        if self._closed:
+            future.cancel()
+            return future
+        self._queue.put((priority, next(self._counter), future, fn, args))
+        return future
+
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            _, _, future, fn, args = self._queue.get()
+            if fn is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # delivered to the caller through the future
+                log.debug("model job failed: %r", exc)
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Stop after the running job; queued jobs are cancelled (their waiters wake up)."""
+        self._closed = True
+        while True:
+            try:
+                _, _, future, _, _ = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            future.cancel()
+        self._queue.put((-1, -1, Future(), None, ()))
