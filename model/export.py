@@ -105,6 +105,7 @@ def _build(model: CodeT5p, tokenizer: CodeTokenizer, tmp: Path, options: ExportO
     fp32 = {name: f"{name}.onnx" for name in graphs}
     with torch.no_grad():
         export_models(graphs, tmp, opset=options.opset, output_names=list(fp32.values()))
+    model.encoder.config.use_cache = False  # optimum's config overrides leak into the shared stack config
     for stray in tmp.glob("*.onnx_data"):
         raise ExportError(f"{stray}: graph needs external data; not supported in bundles")
     int8: dict[str, str] = {}

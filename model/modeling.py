@@ -36,7 +36,13 @@ class CodeT5p(T5ForConditionalGeneration):
     """T5 encoder-decoder with optional CodeT5+ embedding (`proj`) and matching (`itm_head`) heads."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config.to_t5_config())
+        t5 = config.to_t5_config()
+        if not config.has_decoder:
+            t5.num_decoder_layers = 1  # transformers cannot build a 0-layer T5Stack; emptied below
+        super().__init__(t5)
+        if not config.has_decoder:  # encoder-only (codet5p-110m-embedding): no decoder blocks
+            self.decoder.block = nn.ModuleList()
+            self.config.num_decoder_layers = 0
         self.model_config = config
         self.proj = nn.Linear(config.d_model, config.embed_dim) if config.has_embedding_head else None
         self.itm_head = nn.Linear(config.d_model, 2) if config.has_matching_head else None
