@@ -196,7 +196,7 @@ def is_repetitive(text: str) -> bool:
     for i in range(len(lines) - 2):
         if lines[i] == lines[i + 1] == lines[i + 2]:
             return True
-    if re.search(r"(.{1,8}?)\1{5,}", text, re.S):
+    if re.search(r"(\S.{0,7}?)\1{5,}", text, re.S):
         return True  # the same short piece six times in a row
     tokens = re.findall(r"\w+|[^\w\s]", text)
     return len(tokens) >= 12 and len(set(tokens)) / len(tokens) < 0.25

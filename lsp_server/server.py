@@ -51,6 +51,8 @@ class CodeT5pServer(LanguageServer):
         self.index_cancel = threading.Event()
         self.index_lock = threading.Lock()
         self.reindex_handles: dict[str, asyncio.TimerHandle] = {}
+        self.root_paths: list[Path] = []
+        self.initialize_ms = 0.0
 
     # -- helpers used by the handlers ---------------------------------------------------------
     def run(self, fn: Callable, *args: Any) -> asyncio.Future:
@@ -123,16 +125,22 @@ def _apply_options(ls: CodeT5pServer, raw: Any) -> None:
 
 @server.feature(lsp.INITIALIZE)
 def initialize(ls: CodeT5pServer, params: lsp.InitializeParams) -> None:
+    """Only options and roots here; model, index and watchers start after `initialized`."""
+    t0 = time.perf_counter()
     ls.loop = asyncio.get_event_loop()
     _apply_options(ls, params.initialization_options)
     ls.engine = Engine(ls.options, on_status=ls.send_status)
-    if ls.options.index.enabled:
-        for root in ls.roots(params):
-            try:
-                ls.engine.add_root(root)
-            except Exception as exc:
-                log.exception("cannot open the index for %s", root)
-                ls.pending_messages.append((lsp.MessageType.Error, f"cannot index {root}: {exc}"))
+    ls.root_paths = ls.roots(params) if ls.options.index.enabled else []
+    ls.initialize_ms = (time.perf_counter() - t0) * 1000
+
+
+def _open_roots(ls: CodeT5pServer) -> None:
+    for root in ls.root_paths:
+        try:
+            ls.engine.add_root(root)
+        except Exception as exc:
+            log.exception("cannot open the index for %s", root)
+            ls.call_soon(ls.message, lsp.MessageType.Error, f"cannot index {root}: {exc}")
 
 
 @server.feature(lsp.INITIALIZED)
@@ -141,6 +149,7 @@ async def initialized(ls: CodeT5pServer, params: lsp.InitializedParams) -> None:
         ls.message(kind, text)
     ls.pending_messages.clear()
     ls.engine.start_model_load()
+    await ls.run(_open_roots, ls)
     await _watch_files(ls)
     if ls.engine.indexers:
         asyncio.ensure_future(_index_in_background(ls))
@@ -408,7 +417,8 @@ async def workspace_symbol(ls: CodeT5pServer, params: lsp.WorkspaceSymbolParams)
 
 @server.feature(GET_STATUS)
 async def get_status(ls: CodeT5pServer, params: Any) -> dict:
-    return await ls.run(ls.engine.status)
+    status = await ls.run(ls.engine.status)
+    return {**status, "initializeMs": round(ls.initialize_ms, 2)}
 
 
 @server.feature(lsp.SHUTDOWN)
