@@ -1,7 +1,7 @@
 """Run untrusted (model-generated) Python inside a bubblewrap sandbox.
 
 The program sees only read-only `/usr` (plus the interpreter's prefix when it lives elsewhere),
-fresh `/proc` and `/dev`, and one writable scratch directory (its working directory and
+fresh `/proc` and a read-only minimal `/dev`, and one writable scratch directory (its working directory and
 `TMPDIR`); it has no network (all namespaces unshared: net, pid, ipc, uts, user, cgroup), dies
 with its parent, and runs under rlimits (CPU seconds, address space, file size, open files)
 set by a small wrapper before the program starts, plus a wall-clock timeout that kills the
@@ -97,7 +97,7 @@ def _bwrap_argv(bwrap: str, python: str, scratch: Path, limits: SandboxLimits) -
     if not str(prefix).startswith("/usr"):
         argv += ["--ro-bind", str(prefix), str(prefix)]
     argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/scratch",
-             "--chdir", "/scratch", "--unshare-all", "--die-with-parent", "--new-session",
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/scratch", "--unshare-all", "--die-with-parent", "--new-session",
              "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "TMPDIR", "/scratch",
              "--setenv", "HOME", "/scratch", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
              python, "-I", "-c", _WRAPPER, str(limits.cpu_s), str(limits.memory_bytes),
