@@ -96,6 +96,8 @@ class TextCodeContrastive(Objective):
     def _enqueue(self, text_keys: torch.Tensor, code_keys: torch.Tensor) -> None:
         text_keys, code_keys = _gather(text_keys), _gather(code_keys)
         size = self.text_queue.size(0)
+        if size == 0:
+            return
         n = min(text_keys.size(0), size)
         idx = (int(self.queue_ptr) + torch.arange(n)) % size
         self.text_queue[idx] = text_keys[-n:].to(self.text_queue.dtype)

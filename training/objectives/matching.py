@@ -39,6 +39,23 @@ def hard_negatives(sim: torch.Tensor, same: torch.Tensor, rng: np.random.Generat
     return choices
 
 
+def assemble_pairs(b: int, neg_code: list[int], neg_text: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """(text index, code index, label) lists: B positives, then (text i, its negative code),
+    then (negative text, code j); a -1 negative (none allowed) is left out."""
+    text_idx, code_idx, labels = list(range(b)), list(range(b)), [1] * b
+    for i, j in enumerate(neg_code):
+        if j >= 0:
+            text_idx.append(i)
+            code_idx.append(j)
+            labels.append(0)
+    for j, i in enumerate(neg_text):
+        if i >= 0:
+            text_idx.append(i)
+            code_idx.append(j)
+            labels.append(0)
+    return text_idx, code_idx, labels
+
+
 class TextCodeMatching(Objective):
     """Binary matching head trained on positives and contrastive hard negatives."""
 
@@ -77,16 +94,7 @@ class TextCodeMatching(Objective):
         rng = np.random.default_rng(int(batch["seed"]))
         neg_code = hard_negatives(sim, batch["same_code"].cpu(), rng, self.temperature, self.greedy)
         neg_text = hard_negatives(sim.t(), batch["same_text"].cpu(), rng, self.temperature, self.greedy)
-        b = text_hidden.size(0)
-        text_idx = list(range(b))
-        code_idx = list(range(b))
-        labels = [1] * b
-        for i, j in enumerate(neg_code):
-            if j >= 0:
-                text_idx.append(i); code_idx.append(j); labels.append(0)
-        for j, i in enumerate(neg_text):
-            if i >= 0:
-                text_idx.append(i); code_idx.append(j); labels.append(0)
+        text_idx, code_idx, labels = assemble_pairs(text_hidden.size(0), neg_code, neg_text)
         device = text_hidden.device
         t_idx = torch.tensor(text_idx, device=device)
         c_idx = torch.tensor(code_idx, device=device)
