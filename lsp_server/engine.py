@@ -16,7 +16,7 @@ import os
 import statistics
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +94,8 @@ class Engine:
         self.slow = False
         self.index_state = "idle"
         self._summaries: dict[str, str] = {}
+        self.completion_counts: Counter[str] = Counter()  # outcome -> requests (local statistics)
+        self.inflight = 0  # completion requests being computed now
 
     # ---- model ------------------------------------------------------------------------------
     def model_path(self) -> Path | None:
@@ -168,6 +170,8 @@ class Engine:
             "index": {"state": self.index_state, **counts},
             "slow": self.slow,
             "completionP50Ms": None if p50 is None else round(p50, 1),
+            "completions": dict(self.completion_counts),
+            "completionsInFlight": self.inflight,
         }
 
     def emit_status(self) -> None:
@@ -254,6 +258,18 @@ class Engine:
     def complete(self, text: str, line: int, character: int, language: str | None,
                  doc: str = "", ticket: int | None = None, deadline: float | None = None) -> CompletionResult:
         """Inline completion at a position (blocking). Raises PositionError when out of range."""
+        self.inflight += 1
+        try:
+            result = self._complete(text, line, character, language, doc, ticket, deadline)
+        finally:
+            self.inflight -= 1
+        self.completion_counts[result.source] += 1
+        if result.source == "model" and result.text:
+            self.completion_counts["shown"] += 1
+        return result
+
+    def _complete(self, text: str, line: int, character: int, language: str | None,
+                  doc: str, ticket: int | None, deadline: float | None) -> CompletionResult:
         t0 = time.monotonic()
         opts = self.options.completion
         deadline = deadline or t0 + opts.deadline_ms / 1000

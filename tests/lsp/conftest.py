@@ -54,6 +54,7 @@ class Session:
     init_seconds: float
     statuses: list[dict] = field(default_factory=list)
     registrations: list[lsp.Registration] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
 
     def uri(self, rel: str) -> str:
         return (self.root / rel).resolve().as_uri()
@@ -111,7 +112,7 @@ async def start_session(root: Path, options: dict[str, Any],
         capabilities=caps or capabilities(), root_uri=root.resolve().as_uri(),
         workspace_folders=[lsp.WorkspaceFolder(uri=root.resolve().as_uri(), name=root.name)],
         initialization_options=options))
-    return Session(client, root, init, time.perf_counter() - t0, statuses, registrations)
+    return Session(client, root, init, time.perf_counter() - t0, statuses, registrations, options)
 
 
 def _plain(value: Any) -> Any:
