@@ -164,7 +164,7 @@ class Runtime:
         t0 = time.perf_counter()
         hidden, mask, _ = self._encode([example.encoder_ids])
         start = [self.config.decoder_start_token_id] + list(example.decoder_prefix)
-        rules = StopRules(config, end_ids or self._eos_end, end_reason, self._newline_mask,
+        rules = StopRules(config, self._eos_end if end_ids is None else end_ids, end_reason, self._newline_mask,
                           self.tokenizer.decode, self._banned)
         cut: str | None = None
         if config.num_beams <= 1:
