@@ -33,6 +33,18 @@ def default_bundle_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "default_bundle"
 
 
+# Inputs and outputs the runtime feeds / reads, per graph role.
+REQUIRED_IO: dict[str, tuple[set[str], set[str]]] = {
+    "encoder": ({"input_ids", "attention_mask"}, {"last_hidden_state"}),
+    "decoder": ({"input_ids", "encoder_hidden_states", "encoder_attention_mask"},
+                {"logits", "present.0.decoder.key", "present.0.encoder.key"}),
+    "decoder_with_past": ({"input_ids", "encoder_attention_mask", "past_key_values.0.decoder.key",
+                           "past_key_values.0.encoder.key"}, {"logits", "present.0.decoder.key"}),
+    "matching": ({"decoder_input_ids", "decoder_attention_mask", "encoder_hidden_states",
+                  "encoder_attention_mask"}, {"itm_logits"}),
+}
+
+
 def _providers(device: str) -> list[str]:
     available = ort.get_available_providers()
     if device == "cpu":
@@ -57,6 +69,10 @@ def _session(path: Path, record: dict[str, Any], what: str, options: ort.Session
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: cannot load {what} graph ({first[:200]})") from exc
+    need_in, need_out = REQUIRED_IO[what]
+    missing = sorted((need_in - {i.name for i in sess.get_inputs()}) | (need_out - {o.name for o in sess.get_outputs()}))
+    if missing:
+        raise BundleError(f"{path}: not usable as the {what} graph (lacks {', '.join(missing)})")
     for key, actual in (("inputs", sess.get_inputs()), ("outputs", sess.get_outputs())):
         expected = [io["name"] for io in record.get(key, [])] if isinstance(record.get(key), list) else None
         names = [io.name for io in actual]
@@ -230,7 +246,7 @@ def _has_precision(manifest: dict[str, Any], precision: str) -> bool:
 
 def _load_tokenizer(bundle_dir: Path, manifest: dict[str, Any], config: ModelConfig, verify: bool) -> CodeTokenizer:
     record = manifest["tokenizer"]
-    path = check_file(bundle_dir, record, "tokenizer", verify_hash=False)
+    path = check_file(bundle_dir, {"file": record.get("file")}, "tokenizer", verify_hash=False)
     try:
         tok = CodeTokenizer.from_file(path)
     except TokenizerError as exc:
@@ -240,8 +256,7 @@ def _load_tokenizer(bundle_dir: Path, manifest: dict[str, Any], config: ModelCon
         raise BundleError(f"{path}: tokenizer has {tok.vocab_size} tokens but {MANIFEST_FILE} expects "
                           f"{expected if expected is not None else '<=' + str(config.vocab_size)} "
                           f"(model vocab_size {config.vocab_size}); wrong tokenizer for this model")
-    if verify:
-        check_file(bundle_dir, record, "tokenizer", verify_hash=True)
+    check_file(bundle_dir, record, "tokenizer", verify_hash=verify)
     return tok
 
 
