@@ -71,6 +71,10 @@ class HoverResult:
     range: tuple[int, int, int, int] | None
 
 
+def _summary_result(text: str) -> tuple[str | None, str]:
+    return (text, "") if text else (None, "the model produced no usable summary")
+
+
 class Engine:
     """One per server process (or CLI invocation)."""
 
@@ -338,13 +342,13 @@ class Engine:
         """(summary, note): cached by content hash and model, else generated within the budget."""
         key = f"{target.hash}:{self.model_id}"
         if key in self._summaries:
-            return self._summaries[key], ""
+            return _summary_result(self._summaries[key])
         store = self.indexers[0].store if self.indexers else None
         if store is not None and self.model_id:
             cached = store.summary(target.hash, self.model_id)
             if cached is not None:
                 self._summaries[key] = cached
-                return cached, ""
+                return _summary_result(cached)
         if self._model_future is not None and not self._model_future.done():
             try:
                 self._model_future.result(timeout=max(0.0, deadline - time.monotonic()))
@@ -363,7 +367,7 @@ class Engine:
         self._summaries[key] = text
         if store is not None:
             store.put_summary(target.hash, self.model_id, text)
-        return text or None, "" if text else "the model produced an empty summary"
+        return _summary_result(text)
 
     # ---- docstring --------------------------------------------------------------------------
     def docstring(self, text: str, line: int, character: int, language: str) -> Insertion | None:
