@@ -60,8 +60,11 @@ def test_neighbour_docstring_never_returns_its_own():
 def test_earlier_line_completion_cases():
     ctx = "x = load(path)\nself.assertEqual(a, 1)\ny = 2\nself.assertEq"
     assert bl.earlier_line_completion(ctx) == "ual(a, 1)"
-    # no line with the typed prefix: the most similar start wins
+    # no line with the typed prefix: repeat what followed the longest matching suffix
     assert bl.earlier_line_completion("result = compute(a)\nother = 1\n    resalt = comp") == "ute(a)"
+    assert bl.earlier_line_completion("x = obj.method(a)\ny = 3\nz = foo(obj.") == "method(a)"
+    # suffixes are cut at token boundaries: "print" does not continue "initialized"
+    assert bl.earlier_line_completion("initialized = True\n    print") == ""
     # nothing typed: repeat the line that followed the line most similar to the previous one
     ctx = "for i in items:\n    total += i\nz = 0\nfor i in items:\n    "
     assert bl.earlier_line_completion(ctx) == "total += i"

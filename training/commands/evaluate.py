@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N rows")
-    parser.add_argument("--threads", type=int, default=None, help="runtime intra-op threads")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads of the runtime (and of the MiniLM baseline)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="runtime device")
     parser.add_argument("--precision", default="auto", choices=("auto", "int8", "fp32"),
                         help="which exported graphs to use")
@@ -71,7 +72,8 @@ def evaluate(args: argparse.Namespace):
     if args.task == "retrieval":
         from training.eval.retrieval import evaluate_retrieval
 
-        return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data))
+        return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data),
+                                  threads=args.threads)
     if args.task == "summarize":
         from training.eval.summarize import evaluate_summarize
 

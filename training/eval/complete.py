@@ -6,15 +6,12 @@ generated text up to the first newline. Baseline: repeat the most similar earlie
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Sequence
 
 from training.eval.baselines import earlier_line_completion
 from training.eval.metrics import completion_metrics
 from training.eval.report import TaskReport
-
-log = logging.getLogger(__name__)
 
 MODES = ("causal", "fim")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -18,28 +19,33 @@ from training.eval.text import normalise_code
 NUM_PERM = 128
 
 
-def shingles(code: str) -> list[bytes]:
-    """Token-multiset shingles of normalised code."""
+def shingles(normalised: str) -> list[bytes]:
+    """Token-multiset shingles of already normalised code (`text.normalise_code`)."""
     seen: Counter = Counter()
     out = []
-    for tok in normalise_code(code).split():
+    for tok in normalised.split():
         seen[tok] += 1
         out.append(f"{tok}\x00{seen[tok]}".encode("utf-8"))
     return out
 
 
-def minhash(code: str, num_perm: int = NUM_PERM) -> LeanMinHash:
-    """MinHash signature of the code's token multiset."""
+@dataclass(frozen=True)
+class Fingerprint:
+    """Exact key (digest of the normalised code) and MinHash of one snippet."""
+
+    key: bytes
+    sig: LeanMinHash
+
+
+def fingerprint(code: str, num_perm: int = NUM_PERM) -> Fingerprint:
+    """Normalise once; digest for exact duplicates, MinHash of the token multiset for near ones."""
+    normalised = normalise_code(code)
     m = MinHash(num_perm=num_perm, seed=1)
-    sh = shingles(code)
+    sh = shingles(normalised)
     if sh:
         m.update_batch(sh)
-    return LeanMinHash(m)
-
-
-def exact_key(code: str) -> bytes:
-    """Digest of the normalised code (exact duplicates up to comments and layout)."""
-    return hashlib.blake2b(normalise_code(code).encode("utf-8"), digest_size=16).digest()
+    key = hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
+    return Fingerprint(key, LeanMinHash(m))
 
 
 class NearDupIndex:
@@ -54,21 +60,20 @@ class NearDupIndex:
     def __len__(self) -> int:
         return len(self.exact)
 
-    def add(self, code: str, sig: LeanMinHash | None = None) -> None:
-        key = exact_key(code)
-        if key in self.exact:
+    def add(self, code: str | Fingerprint) -> None:
+        fp = code if isinstance(code, Fingerprint) else fingerprint(code, self.num_perm)
+        if fp.key in self.exact:
             return
-        self.exact.add(key)
-        sig = sig if sig is not None else minhash(code, self.num_perm)
+        self.exact.add(fp.key)
         idx = len(self.sigs)
-        self.sigs[idx] = sig
-        self.lsh.insert(idx, sig)
+        self.sigs[idx] = fp.sig
+        self.lsh.insert(idx, fp.sig)
 
-    def is_duplicate(self, code: str, sig: LeanMinHash | None = None) -> bool:
+    def is_duplicate(self, code: str | Fingerprint) -> bool:
         """True when `code` equals (normalised) or near-duplicates something in the index."""
-        if exact_key(code) in self.exact:
+        fp = code if isinstance(code, Fingerprint) else fingerprint(code, self.num_perm)
+        if fp.key in self.exact:
             return True
         if not self.sigs:
             return False
-        sig = sig if sig is not None else minhash(code, self.num_perm)
-        return any(self.sigs[i].jaccard(sig) >= self.threshold for i in self.lsh.query(sig))
+        return any(self.sigs[i].jaccard(fp.sig) >= self.threshold for i in self.lsh.query(fp.sig))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from training.eval.data import write_jsonl
-from training.eval.dedup import NearDupIndex, minhash
+from training.eval.dedup import NearDupIndex, fingerprint
 from training.eval.pyfuncs import (enclosing_functions, iter_functions, read_source,
                                    stdlib_files, stdlib_root, strip_docstring)
 from training.eval.text import first_paragraph, first_sentence, normalise_text
@@ -99,15 +99,15 @@ def select_pairs(test_pairs_path: Path, train: NearDupIndex, n: int, seed: int,
     for path, name, code, row in rows:
         if len(taken) >= n:
             break
-        sig = minhash(code)
-        if train.is_duplicate(code, sig):
+        fp = fingerprint(code)
+        if train.is_duplicate(fp):
             stats["pairs_excluded_train_dup"] = stats.get("pairs_excluded_train_dup", 0) + 1
             continue
         query_key = normalise_text(first_paragraph(row["docstring"]))
-        if seen.is_duplicate(code, sig) or query_key in seen_queries:
+        if seen.is_duplicate(fp) or query_key in seen_queries:
             stats["pairs_excluded_self_dup"] = stats.get("pairs_excluded_self_dup", 0) + 1
             continue
-        seen.add(code, sig)
+        seen.add(fp)
         seen_queries.add(query_key)
         taken.append({"path": path, "name": name, "code": code, "docstring": row["docstring"]})
     return taken
@@ -140,7 +140,8 @@ def _statement_lines(text: str) -> list[tuple[int, list[int]]]:
 
 
 def _completion_example(path: Path, text: str, rng: random.Random, train: NearDupIndex,
-                        used: set[int], stats: dict[str, int]) -> dict[str, Any] | None:
+                        used: set[int], stats: dict[str, int],
+                        spans_cache: dict[Path, list[tuple[int, int]]]) -> dict[str, Any] | None:
     lines = text.splitlines(keepends=True)
     candidates = [(ln, cols) for ln, cols in _statement_lines(text) if ln not in used]
     if not candidates:
@@ -153,7 +154,9 @@ def _completion_example(path: Path, text: str, rng: random.Random, train: NearDu
     if not _HAS_WORD.search(gt):
         stats["complete_skipped_punctuation_only"] = stats.get("complete_skipped_punctuation_only", 0) + 1
         return None
-    spans = [s for s in enclosing_functions(text) if s[0] <= line_no <= s[1]]
+    if path not in spans_cache:
+        spans_cache[path] = enclosing_functions(text)
+    spans = [s for s in spans_cache[path] if s[0] <= line_no <= s[1]]
     if spans:
         start, end = max(spans)  # innermost: the latest start
         if train.is_duplicate("".join(lines[start - 1:end])):
@@ -180,6 +183,7 @@ def select_completions(test_files: list[Path], train: NearDupIndex, n: int, seed
             texts[p] = text
     stats["complete_files"] = len(texts)
     used: dict[Path, set[int]] = {p: set() for p in texts}
+    spans: dict[Path, list[tuple[int, int]]] = {}
     out: list[dict[str, Any]] = []
     seen_points: set[tuple[str, str]] = set()
     active = [p for p in files if p in texts]
@@ -189,7 +193,7 @@ def select_completions(test_files: list[Path], train: NearDupIndex, n: int, seed
             if len(out) >= n:
                 break
             before = len(used[p])
-            ex = _completion_example(p.relative_to(root), texts[p], rng, train, used[p], stats)
+            ex = _completion_example(p.relative_to(root), texts[p], rng, train, used[p], stats, spans)
             if len(used[p]) > before:
                 still.append(p)  # the file still had lines to offer
             if ex is None:

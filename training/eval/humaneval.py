@@ -8,7 +8,6 @@ problems' canonical solutions are run as an oracle that checks the sandbox (expe
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +16,6 @@ from typing import Any, Sequence
 from training.eval.metrics import mean_pass_at_k
 from training.eval.report import TaskReport
 from training.eval.sandbox import SandboxLimits, find_bwrap, run_python
-
-log = logging.getLogger(__name__)
 
 KS = (1, 10)
 

@@ -1,8 +1,11 @@
 """The result of one evaluation run and its plain-text table."""
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # metric key -> column title; percentages are stored 0-100, ranks/recalls 0-1
 _TITLES = {"mrr": "MRR", "r@1": "R@1", "r@5": "R@5", "r@10": "R@10", "bleu4": "BLEU-4",
@@ -23,6 +26,8 @@ class TaskReport:
     def add(self, name: str, metrics: dict[str, float | None], seconds: float) -> None:
         self.systems[name] = metrics
         self.seconds[name] = round(seconds, 2)
+        log.info("%s / %s (n=%d, %.1fs): %s", self.task, name, self.n, seconds,
+                 ", ".join(f"{k}={'n/a' if v is None else round(v, 4)}" for k, v in metrics.items()))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,7 +7,6 @@ fusion, k=60).
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Sequence
 
@@ -16,8 +15,6 @@ import numpy as np
 from training.eval import baselines as bl
 from training.eval.metrics import gold_ranks, retrieval_metrics
 from training.eval.report import TaskReport
-
-log = logging.getLogger(__name__)
 
 
 def rerank_scores(cosine: np.ndarray, queries: Sequence[str], codes: Sequence[str],
@@ -50,7 +47,7 @@ def rrf_scores(*score_mats: np.ndarray, k: int = 60) -> np.ndarray:
 
 def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool = False,
                        rerank_k: int = 32, batch_size: int = 16, data: str = "",
-                       minilm_model=None) -> TaskReport:
+                       minilm_model=None, threads: int | None = None) -> TaskReport:
     """MRR, R@1/5/10 of each system on `rows` ({"query", "code"})."""
     queries = [r["query"] for r in rows]
     codes = [r["code"] for r in rows]
@@ -80,6 +77,6 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
         bm25 = bl.bm25_scores(queries, codes) if bm25 is None else bm25
         report.add("baseline BM25", retrieval_metrics(gold_ranks(bm25)), time.monotonic() - t)
         t = time.monotonic()
-        mini = bl.minilm_scores(queries, codes, model=minilm_model)
+        mini = bl.minilm_scores(queries, codes, model=minilm_model, threads=threads)
         report.add("baseline MiniLM-L6", retrieval_metrics(gold_ranks(mini)), time.monotonic() - t)
     return report

@@ -5,7 +5,6 @@ sentence too. Baseline: the docstring of the nearest other example by BM25 over 
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -13,8 +12,6 @@ from training.eval.baselines import neighbour_docstrings
 from training.eval.bleu import corpus_smoothed_bleu
 from training.eval.report import TaskReport
 from training.eval.text import first_sentence
-
-log = logging.getLogger(__name__)
 
 
 def evaluate_summarize(rows: list[dict[str, Any]], runtime=None, baselines: bool = False,
