@@ -85,6 +85,24 @@ class IgnoreMatcher:
         return False
 
 
+def is_indexable(path: Path, root: Path, matcher: IgnoreMatcher) -> bool:
+    """The walk's rules for one file: known language, inside the root, not ignored anywhere up."""
+    if language_for_path(path) is None or not is_inside(path, root):
+        return False
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return False  # reached through a symlink elsewhere: not ours
+    if any(part in ALWAYS_SKIPPED_DIRS for part in rel.parts[:-1]):
+        return False
+    parent = root
+    for part in rel.parts[:-1]:
+        parent = parent / part
+        if matcher.ignored(parent, is_dir=True):
+            return False
+    return not matcher.ignored(path)
+
+
 def walk(root: Path, rules: FileRules = FileRules()) -> Iterator[Path]:
     """Indexable files under `root`, sorted per directory; never leaves the root."""
     root = root.resolve()

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from lsp_server.files import FileRules, SkippedFile, read_source, walk
+from lsp_server.files import FileRules, IgnoreMatcher, SkippedFile, is_indexable, read_source, walk
 from lsp_server.languages import language_for_path
 from lsp_server.store import Store
 from lsp_server.symbols import extract_symbols
@@ -57,10 +57,16 @@ class Indexer:
         self.rules = rules
         self.max_files = max_files
         self.version = 0  # bumped on every change (search reloads its vectors)
+        self.matcher = IgnoreMatcher(self.root, rules.exclude)
         self._lock = threading.Lock()
 
     def rel(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()
+
+    def accepts(self, path: Path) -> bool:
+        """Whether a single file (from an editor event) follows the indexing rules."""
+        path = Path(path).absolute()
+        return is_indexable(path.parent.resolve() / path.name, self.root, self.matcher)
 
     def _bump(self) -> None:
         with self._lock:
@@ -71,7 +77,9 @@ class Indexer:
         report = report or IndexReport()
         rel = self.rel(path)
         language = language_for_path(path)
-        if language is None:
+        if language is None or not self.accepts(path):
+            if self.store.file_hash(rel) is not None:
+                self.remove(path)
             return 0
         try:
             stat = path.stat()
@@ -90,7 +98,9 @@ class Indexer:
     def update_text(self, path: Path, text: str) -> int:
         """Index an open document's current text (not yet saved)."""
         language = language_for_path(path)
-        if language is None or len(text.encode("utf-8", "surrogatepass")) > self.rules.max_file_size:
+        if language is None or not self.accepts(path):
+            return 0
+        if len(text.encode("utf-8", "surrogatepass")) > self.rules.max_file_size:
             return 0
         return self._store_text(self.rel(path), text, language, len(text), 0.0, IndexReport())
 
@@ -125,6 +135,7 @@ class Indexer:
         """Bring the store up to date with the files on disk."""
         t0 = time.perf_counter()
         report = IndexReport()
+        self.matcher = IgnoreMatcher(self.root, self.rules.exclude)  # .gitignore may have changed
         files = []
         for path in walk(self.root, self.rules):
             files.append(path)
