@@ -58,8 +58,17 @@ def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | N
     if until == "corpus":
         return result
     tok_dir = work / "tokenizer"
+    spec = recipe["tokenizer"]
+    shared = corpus_dir / "tokenizer" / "tokenizer.json"
+    if not (tok_dir / "tokenizer.json").is_file() and corpus is not None and shared.is_file():
+        from model.special_tokens import appended_tokens
+        from model.tokenizer import CodeTokenizer
+
+        tok = CodeTokenizer.from_file(shared)
+        if tok.vocab_size == spec["vocab_size"] + len(appended_tokens()):  # the corpus's own tokenizer fits: reuse it
+            log.info("recipe %s: reusing %s", name, shared)
+            tok.save(tok_dir)
     if not (tok_dir / "tokenizer.json").is_file():
-        spec = recipe["tokenizer"]
         tok = train_tokenizer(corpus_dir, spec["vocab_size"], tok_dir, spec.get("max_chars", 0),
                               spec.get("min_frequency", 2))
         if corpus is None:
