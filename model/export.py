@@ -106,8 +106,6 @@ def _build(model: CodeT5p, tokenizer: CodeTokenizer, tmp: Path, options: ExportO
     with torch.no_grad():
         export_models(graphs, tmp, opset=options.opset, output_names=list(fp32.values()))
     model.encoder.config.use_cache = False  # optimum's config overrides leak into the shared stack config
-    for stray in tmp.glob("*.onnx_data"):
-        raise ExportError(f"{stray}: graph needs external data; not supported in bundles")
     int8: dict[str, str] = {}
     if options.quantize:
         int8 = {name: quantize(tmp / f, tmp / f"{name}.int8.onnx") for name, f in fp32.items()}
@@ -128,8 +126,12 @@ def _build(model: CodeT5p, tokenizer: CodeTokenizer, tmp: Path, options: ExportO
         if agreement["token_agreement"] < options.min_int8_agreement:
             raise ExportError(f"int8 greedy agreement {agreement['token_agreement']:.3f} < "
                               f"{options.min_int8_agreement}; bundle not written")
+    if int8 and config.has_embedding_head:
+        parity["int8_vs_fp32_embedding_min_cosine"] = measure_int8_embedding_cosine(tmp)
     if int8 and not options.keep_fp32:
         for f in fp32.values():
+            for name in external_files(tmp / f):
+                (tmp / name).unlink()
             (tmp / f).unlink()
         fp32 = {}
     parity["export_seconds"] = round(t_export, 2)
@@ -143,8 +145,20 @@ def quantize(src: Path, dst: Path) -> str:
     """int8 dynamic quantisation (weights int8, activations quantised at run time)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False)
+    big = bool(external_files(src)) or src.stat().st_size > 1_500_000_000
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                     use_external_data_format=big)
     return dst.name
+
+
+def external_files(path: Path) -> list[str]:
+    """Names of the external-data files a graph refers to (graphs over 2 GB, e.g. codet5p-770m)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    names: set[str] = set()
+    for tensor in graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            names.update(e.value for e in tensor.external_data if e.key == "location")
+    return sorted(names)
 
 
 def _io(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -166,6 +180,9 @@ def _io(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 def _graph_record(path: Path) -> dict[str, Any]:
     rec = file_record(path)
     rec["inputs"], rec["outputs"] = _io(path)
+    data = external_files(path)
+    if data:
+        rec["data"] = [file_record(path.parent / name) for name in data]
     return rec
 
 
@@ -297,3 +314,13 @@ def measure_int8_agreement(bundle: Path, max_new_tokens: int = 16) -> dict[str, 
         total += length
     return {"prompts": len(PARITY_CODE), "max_new_tokens": max_new_tokens, "exact_match": exact / len(PARITY_CODE),
             "token_agreement": agree / total}
+
+
+def measure_int8_embedding_cosine(bundle: Path) -> float:
+    """Smallest cosine between the int8 and fp32 embeddings of the fixed prompts."""
+    from model.runtime import Runtime
+
+    texts = list(PARITY_CODE) + list(PARITY_TEXT)
+    fp = Runtime.load(bundle, threads=1, precision="fp32", verify=False).embed(texts)
+    q8 = Runtime.load(bundle, threads=1, precision="int8", verify=False).embed(texts)
+    return float(np.min(np.sum(fp * q8, axis=1)))

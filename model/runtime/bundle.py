@@ -71,6 +71,11 @@ def check_file(bundle_dir: Path, record: Any, what: str, verify_hash: bool = Tru
                           f"(truncated or replaced {what})")
     if verify_hash and "sha256" in record and sha256_file(path) != record["sha256"]:
         raise BundleError(f"{path}: sha256 does not match {MANIFEST_FILE} ({what} modified or corrupt)")
+    data = record.get("data", [])
+    if not isinstance(data, list):
+        raise BundleError(f"{manifest}: entry for {what} has a bad 'data' list")
+    for extra in data:  # external weights of graphs over 2 GB
+        check_file(bundle_dir, extra, f"external data of {what}", verify_hash)
     return path
 
 

@@ -136,3 +136,19 @@ def test_export_refuses_existing_destination(tiny_model_dir, tmp_path):
     (tmp_path / "bundle").mkdir()
     with pytest.raises(ExportError, match="already exists"):
         export_bundle(tiny_model_dir, tmp_path / "bundle")
+
+
+def test_external_data_graphs(tiny_model_dir, tmp_path, monkeypatch):
+    """Graphs over 2 GB (codet5p-770m) carry external weight files; the bundle records and checks them."""
+    monkeypatch.setenv("FORCE_ONNX_EXTERNAL_DATA", "1")  # optimum's switch: as if the graphs were huge
+    out = export_bundle(tiny_model_dir, tmp_path / "bundle", ExportOptions(quantize=False))
+    m = json.loads((out / "manifest.json").read_text())
+    data = m["graphs"]["decoder"]["fp32"]["data"]
+    assert data and (out / data[0]["file"]).is_file()
+    rt = Runtime.load(out, threads=1)
+    assert rt.embed(["x"]).shape == (1, rt.config.embed_dim)
+    (out / data[0]["file"]).write_bytes(b"")
+    from model.runtime import BundleError
+
+    with pytest.raises(BundleError, match="external data of decoder graph"):
+        Runtime.load(out)
