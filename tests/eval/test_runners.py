@@ -144,3 +144,19 @@ def test_bad_input_is_reported_with_file_and_line(capsys, tiny_bundle, tmp_path,
     assert rc == 2 and "nope" in err
     rc, err = _eval(capsys, "complete", "--data", str(data["complete"]))
     assert rc == 2 and "--bundle" in err
+
+
+@needs_bwrap
+def test_humaneval_sampling_from_model_dir(capsys, tiny_model_dir, data, tmp_path):
+    out = tmp_path / "sampled.jsonl"
+    argv = ["humaneval", "--model-dir", str(tiny_model_dir), "--data", str(data["humaneval"]),
+            "--n-samples", "10", "--max-new-tokens", "6", "--json", "--write-samples", str(out)]
+    rc, rep = _eval(capsys, *argv)
+    assert rc == 0, rep
+    m = rep["systems"]["codet5p sampled (n=10, T=0.8)"]
+    assert 0 <= m["pass@1"] <= m["pass@10"] <= 100
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 20 and {r["task_id"] for r in rows} == {"Tiny/0", "Tiny/1"}
+    first = out.read_text()
+    assert _eval(capsys, *argv)[0] == 0
+    assert out.read_text() == first  # seeded

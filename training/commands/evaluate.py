@@ -47,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=Path, default=None,
                         help="humaneval: JSONL of {task_id, completion} samples to score (any n per task)")
     parser.add_argument("--workers", type=int, default=2, help="humaneval: parallel sandboxes")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="humaneval: torch model directory to sample --n-samples programs per problem from")
+    parser.add_argument("--n-samples", type=int, default=10, help="humaneval: samples per problem (--model-dir)")
+    parser.add_argument("--temperature", type=float, default=0.8, help="humaneval: sampling temperature")
+    parser.add_argument("--top-p", type=float, default=0.95, help="humaneval: nucleus sampling mass")
+    parser.add_argument("--seed", type=int, default=0, help="humaneval: sampling seed")
+    parser.add_argument("--write-samples", type=Path, default=None,
+                        help="humaneval: save the sampled programs as JSONL here")
 
 
 def _load_runtime(args: argparse.Namespace):
@@ -61,7 +69,8 @@ def evaluate(args: argparse.Namespace):
 
     if args.limit is not None and args.limit < 1:
         raise DataError("--limit must be at least 1")
-    if args.bundle is None and not args.baselines and not (args.task == "humaneval" and args.samples):
+    if args.bundle is None and not args.baselines and not (
+            args.task == "humaneval" and (args.samples or args.model_dir)):
         raise DataError("nothing to evaluate: give --bundle DIR and/or --baselines")
     if args.data is None and args.task != "humaneval":
         raise DataError(f"{args.task} needs --data FILE")
@@ -89,8 +98,20 @@ def evaluate(args: argparse.Namespace):
     from training.eval.humaneval import evaluate_humaneval
 
     samples = read_jsonl(args.samples, "samples") if args.samples else None
+    name = "samples file"
+    if args.model_dir is not None:
+        from training.eval.data import write_jsonl
+        from training.eval.sampling import sample_humaneval
+
+        if samples:
+            raise DataError("give either --samples or --model-dir, not both")
+        samples = sample_humaneval(args.model_dir, {r["task_id"]: r for r in rows}, args.n_samples,
+                                   args.temperature, args.top_p, max_new or 256, args.seed, args.device)
+        name = f"codet5p sampled (n={args.n_samples}, T={args.temperature})"
+        if args.write_samples:
+            write_jsonl(args.write_samples, samples)
     return evaluate_humaneval(rows, runtime, args.baselines, samples, max_new or 256,
-                              args.workers, str(data))
+                              args.workers, str(data), samples_name=name)
 
 
 def run(args: argparse.Namespace) -> int:

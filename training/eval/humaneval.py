@@ -3,7 +3,8 @@
 Each sample is `prompt + completion + test + check(entry_point)` executed by
 `training.eval.sandbox.run_python`. pass@k uses the unbiased estimator; pass@k is reported only
 when every problem has at least k samples (the runtime decodes greedily: one sample each, so a
-bundle alone gives pass@1; bring more samples with a samples file). With `baselines`, the
+bundle alone gives pass@1; bring more samples with a samples file, or sample them from a
+torch model directory with `training.eval.sampling`). With `baselines`, the
 problems' canonical solutions are run as an oracle that checks the sandbox (expect 100).
 """
 from __future__ import annotations
@@ -73,7 +74,7 @@ def generate_completions(problems: dict[str, dict[str, Any]], runtime,
 
 def evaluate_humaneval(problem_rows: list[dict[str, Any]], runtime=None, baselines: bool = False,
                        samples: list[dict[str, Any]] | None = None, max_new_tokens: int = 256,
-                       workers: int = 2, data: str = "") -> TaskReport:
+                       workers: int = 2, data: str = "", samples_name: str = "samples file") -> TaskReport:
     """pass@1 / pass@10 of the bundle (greedy), of a samples file, and of the oracle."""
     problems = {p["task_id"]: p for p in problem_rows}
     report = TaskReport("humaneval", data, len(problems))
@@ -95,7 +96,7 @@ def evaluate_humaneval(problem_rows: list[dict[str, Any]], runtime=None, baselin
         by_task = run_samples(problems, pairs, workers=workers)
         for tid in missing:
             by_task[tid] = [False] * max(1, min((len(v) for v in by_task.values()), default=1))
-        report.add("samples file", pass_metrics(by_task), time.monotonic() - t)
+        report.add(samples_name, pass_metrics(by_task), time.monotonic() - t)
     if baselines:
         t = time.monotonic()
         oracle = [(tid, p.get("canonical_solution", "")) for tid, p in problems.items()]
