@@ -122,7 +122,10 @@ def run_python(program: str, limits: SandboxLimits = SandboxLimits(),
             status = ("ok" if proc.returncode == 0 else
                       "timeout" if proc.returncode in (137, 152, -9, -24) else "error")
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # exited between the timeout and the kill
+                pass
             out, err = proc.communicate()
             status = "timeout"
         wall = time.monotonic() - start
