@@ -47,6 +47,7 @@ def main() -> int:
     from model.export import ExportOptions, export_model
     from model.modeling import build_model
     from model.runtime import GenerationConfig, Runtime
+    from model.runtime.runtime import length_buckets
     from model.testing import tokenizer_corpus
     from model.tokenizer import CodeTokenizer
 
@@ -82,12 +83,16 @@ def main() -> int:
                 return g
             return run
 
-        ids, mask = formats.pad_batch([formats.embedding_input(tok, s) for s in SNIPPETS], tok.pad_id)
-        t_ids, t_mask = torch.tensor(ids), torch.tensor(mask)
+        # torch gets the same length-bucketed batches as the runtime (a fair comparison)
+        enc_ids = [formats.embedding_input(tok, s) for s in SNIPPETS]
+        batches = []
+        for chunk in length_buckets([len(x) for x in enc_ids], 16):
+            ids, mask = formats.pad_batch([enc_ids[i] for i in chunk], tok.pad_id)
+            batches.append((torch.tensor(ids), torch.tensor(mask)))
 
         def torch_embed() -> object:
             with torch.no_grad():
-                return model.embed(t_ids, t_mask)
+                return [model.embed(i, m) for i, m in batches]
 
         rows = [("generate 32 tokens", median_ms(torch_generate, args.repeats),
                  median_ms(ort_generate(fp32), args.repeats), median_ms(ort_generate(int8), args.repeats)),

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 Device = Literal["auto", "cpu", "cuda"]
 Precision = Literal["auto", "int8", "fp32"]
 CompletionMode = Literal["auto", "fim", "causal"]
+# Inputs are cut to this many characters per token of budget before tokenizing (a BPE token
+# rarely covers more), so a huge file costs no more than a long one.
+CHARS_PER_TOKEN = 16
 
 
 def default_bundle_dir() -> Path:
@@ -160,11 +163,9 @@ class Runtime:
         dim = self.config.embed_dim
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
-        ids = [formats.embedding_input(self.tokenizer, t, max_length) for t in texts]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch
+        ids = [formats.embedding_input(self.tokenizer, t[:CHARS_PER_TOKEN * max_length], max_length) for t in texts]
         out = np.zeros((len(ids), dim), dtype=np.float32)
-        for start in range(0, len(order), max(1, batch_size)):
-            chunk = order[start:start + max(1, batch_size)]
+        for chunk in length_buckets([len(x) for x in ids], max(1, batch_size)):
             _, _, outs = self._encode([ids[i] for i in chunk])
             out[chunk] = outs["embedding"]
         norms = np.linalg.norm(out, axis=1, keepdims=True)
@@ -199,6 +200,8 @@ class Runtime:
         text (mode auto), otherwise decoder-only continuation of `prefix`."""
         if mode not in ("auto", "fim", "causal"):
             raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
+        budget = CHARS_PER_TOKEN * self.config.max_source_length
+        prefix, suffix = prefix[-budget:], suffix[:budget]  # bound tokenizer work on huge files
         if mode == "fim" or (mode == "auto" and suffix.strip()):
             ex = formats.fim_example(self.tokenizer, prefix, suffix,
                                      max_source_length=self.config.max_source_length)
@@ -208,11 +211,13 @@ class Runtime:
 
     def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:
         """Code -> natural-language summary (`[TDEC]` mode)."""
+        code = code[:CHARS_PER_TOKEN * self.config.max_source_length]
         ex = formats.code_to_text_example(self.tokenizer, code, max_source_length=self.config.max_source_length)
         return self.generate(ex, config)
 
     def text_to_code(self, text: str, config: GenerationConfig | None = None) -> Generation:
         """Natural language -> code (`[CDEC]` mode)."""
+        text = text[:CHARS_PER_TOKEN * self.config.max_source_length]
         ex = formats.text_to_code_example(self.tokenizer, text, max_source_length=self.config.max_source_length)
         return self.generate(ex, config)
 
@@ -223,7 +228,8 @@ class Runtime:
             raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no matching head")
         if not codes:
             return np.zeros((0,), dtype=np.float32)
-        pairs = [formats.matching_inputs(self.tokenizer, text, c) for c in codes]
+        text = text[:CHARS_PER_TOKEN * 128]
+        pairs = [formats.matching_inputs(self.tokenizer, text, c[:CHARS_PER_TOKEN * 256]) for c in codes]
         hidden, mask, _ = self._encode([pairs[0][0]])
         scores = np.zeros(len(codes), dtype=np.float32)
         for start in range(0, len(codes), max(1, batch_size)):
@@ -238,6 +244,19 @@ class Runtime:
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores[start:start + n] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
         return scores
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, slack: float = 1.25) -> list[list[int]]:
+    """Indices grouped into batches of similar length (at most `batch_size`; the longest item of a
+    batch is at most `slack` times its shortest), so little compute is spent on padding."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and len(batches[-1]) < batch_size and lengths[i] <= slack * lengths[batches[-1][0]] + 4:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def _has_precision(manifest: dict[str, Any], precision: str) -> bool:

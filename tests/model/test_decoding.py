@@ -198,3 +198,15 @@ def test_runtime_is_usable_from_threads(rt):
     with ThreadPoolExecutor(max_workers=3) as pool:
         got = list(pool.map(lambda p: rt.complete(p, config=cfg).token_ids, PROMPTS * 2))
     assert got == expected * 2
+
+
+def test_huge_inputs_are_bounded(rt):
+    huge = "x = compute(1, 2)\n" * 100_000  # 1.8 MB of text
+    t0 = time.perf_counter()
+    cfg = GenerationConfig(max_new_tokens=2)
+    g = rt.complete(huge + "def f(", "", cfg)
+    assert g.token_ids == rt.complete(huge[-20_000:] + "def f(", "", cfg).token_ids
+    rt.complete(huge, huge, cfg)
+    rt.summarize(huge, cfg)
+    assert rt.embed([huge]).shape[0] == 1 and rt.match_scores(huge, [huge]).shape == (1,)
+    assert time.perf_counter() - t0 < 20
