@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,10 @@ from training.cli import main
 from training.eval.data import write_jsonl
 from training.eval.humaneval import pass_metrics, run_samples
 from training.eval.metrics import pass_at_k
+from training.eval.sandbox import unavailable_reason
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+_WHY_NOT = unavailable_reason()
+needs_bwrap = pytest.mark.skipif(_WHY_NOT is not None, reason=f"no sandbox here: {_WHY_NOT}")
 
 PAIRS = [
     ("read the text of a file", "def read_file(path):\n    with open(path) as fh:\n        return fh.read()\n"),

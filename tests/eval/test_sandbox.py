@@ -1,16 +1,15 @@
 """The bubblewrap sandbox: no network, read-only outside scratch, limits enforced."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
 from training.eval import sandbox
-from training.eval.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from training.eval.sandbox import SandboxLimits, SandboxUnavailable, run_python, unavailable_reason
 
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None,
-                                 reason="bubblewrap not installed (apt-get install bubblewrap)")
+_WHY_NOT = unavailable_reason()
+needs_bwrap = pytest.mark.skipif(_WHY_NOT is not None, reason=f"no sandbox here: {_WHY_NOT}")
 
 
 def test_missing_bwrap_is_a_clear_error(monkeypatch):

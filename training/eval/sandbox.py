@@ -77,6 +77,15 @@ def find_bwrap() -> str:
     return path
 
 
+def unavailable_reason() -> str | None:
+    """None when a sandbox can be started here, else why not (for skips and diagnostics)."""
+    try:
+        result = run_python("print('ok')", SandboxLimits(timeout_s=30.0))
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return None if result.stdout.strip() == "ok" else f"sandbox probe failed: {result.stderr.strip()[-300:]}"
+
+
 def _python() -> str:
     """The interpreter used inside the sandbox: the system /usr python when present."""
     for cand in ("/usr/bin/python3",):
