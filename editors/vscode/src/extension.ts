@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, LanguageClientOptions, ServerOptions, TransportKind } from "vscode-languageclient/node";
-import { serverSupportsInline } from "./inline";
+import { fillInlineCapability, serverSupportsInline } from "./inline";
 import { inlineCompletionProvider } from "./inlineProvider";
 import { searchByDescription } from "./searchCommand";
 import { Probe, resolveServerCommand, expandVariables } from "./serverCommand";
@@ -98,6 +98,12 @@ async function start(context: vscode.ExtensionContext, output: vscode.OutputChan
     outputChannel: output,
   };
   const lc = new LanguageClient("codet5p", "CodeT5+", serverOptions, clientOptions);
+  lc.registerFeature({
+    fillClientCapabilities: (capabilities) => fillInlineCapability(capabilities),
+    initialize: () => undefined,
+    getState: () => ({ kind: "static" }),
+    clear: () => undefined,
+  });
   client = lc;
   showStatus(startingView());
   lc.onNotification("codet5p/status", (params: unknown) => showStatus(describeStatus(params)));

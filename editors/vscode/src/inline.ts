@@ -115,3 +115,14 @@ export function serverSupportsInline(capabilities: unknown): boolean {
   const value = (capabilities as Record<string, unknown>).inlineCompletionProvider;
   return value === true || (!!value && typeof value === "object");
 }
+
+/**
+ * Declare inline-completion support in the client capabilities (vscode-languageclient 9 only does
+ * so for its proposed feature), so that the server sends ghost text instead of duplicating it as
+ * `textDocument/completion` items.
+ */
+export function fillInlineCapability(capabilities: { textDocument?: object }): void {
+  const textDocument = (capabilities.textDocument ?? {}) as Record<string, unknown>;
+  textDocument.inlineCompletion = { dynamicRegistration: false };
+  capabilities.textDocument = textDocument;
+}

@@ -1,7 +1,7 @@
 /** Inline completion protocol helpers: params and result normalisation. */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { buildParams, serverSupportsInline, toItems, TRIGGER_AUTOMATIC, TRIGGER_INVOKED } from "../src/inline";
+import { buildParams, fillInlineCapability, serverSupportsInline, toItems, TRIGGER_AUTOMATIC, TRIGGER_INVOKED } from "../src/inline";
 
 const range = { start: { line: 2, character: 4 }, end: { line: 2, character: 9 } };
 
@@ -40,4 +40,13 @@ test("capability detection", () => {
   assert.equal(serverSupportsInline({ inlineCompletionProvider: false }), false);
   assert.equal(serverSupportsInline({}), false);
   assert.equal(serverSupportsInline(undefined), false);
+});
+
+test("the client capability is added without dropping others", () => {
+  const caps: { textDocument?: object } = { textDocument: { hover: { contentFormat: ["markdown"] } } };
+  fillInlineCapability(caps);
+  assert.deepEqual(caps, { textDocument: { hover: { contentFormat: ["markdown"] }, inlineCompletion: { dynamicRegistration: false } } });
+  const empty: { textDocument?: object } = {};
+  fillInlineCapability(empty);
+  assert.deepEqual(empty, { textDocument: { inlineCompletion: { dynamicRegistration: false } } });
 });
