@@ -26,6 +26,9 @@ class GenerationConfig:
     stop_strings: tuple[str, ...] = ()
     deadline: float | None = None  # absolute `time.monotonic()`; past it decoding stops
     length_penalty: float = 1.0
+    # Source budget in tokens for completion prompts (FIM encoder input / causal prefix); None:
+    # the model's `max_source_length` (FIM) or the format's default (causal). Smaller is faster.
+    max_source_length: int | None = None
 
 
 @dataclass

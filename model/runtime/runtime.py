@@ -200,13 +200,17 @@ class Runtime:
         text (mode auto), otherwise decoder-only continuation of `prefix`."""
         if mode not in ("auto", "fim", "causal"):
             raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
-        budget = CHARS_PER_TOKEN * self.config.max_source_length
+        config = config or GenerationConfig()
+        tokens = config.max_source_length or self.config.max_source_length
+        budget = CHARS_PER_TOKEN * tokens
         prefix, suffix = prefix[-budget:], suffix[:budget]  # bound tokenizer work on huge files
         if mode == "fim" or (mode == "auto" and suffix.strip()):
-            ex = formats.fim_example(self.tokenizer, prefix, suffix,
-                                     max_source_length=self.config.max_source_length)
+            ex = formats.fim_example(self.tokenizer, prefix, suffix, max_source_length=tokens)
             return self.generate(ex, config, end_ids=self._fim_end, end_reason="sentinel")
-        ex = formats.causal_prompt(self.tokenizer, prefix)
+        if config.max_source_length:
+            ex = formats.causal_prompt(self.tokenizer, prefix, max_prefix_length=config.max_source_length)
+        else:
+            ex = formats.causal_prompt(self.tokenizer, prefix)
         return self.generate(ex, config)
 
     def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:

@@ -210,3 +210,17 @@ def test_huge_inputs_are_bounded(rt):
     rt.summarize(huge, cfg)
     assert rt.embed([huge]).shape[0] == 1 and rt.match_scores(huge, [huge]).shape == (1,)
     assert time.perf_counter() - t0 < 20
+
+
+def test_completion_source_budget(rt):
+    left = "value = compute(1, 2)\n" * 50 + "def f("
+    right = "\n" + "print(f(1))\n" * 50
+    small = GenerationConfig(max_new_tokens=3, max_source_length=40)
+    tok = rt.tokenizer
+    fim = formats.fim_example(tok, left, right, max_source_length=40)
+    assert len(fim.encoder_ids) <= 40
+    assert rt.complete(left, right, small).token_ids == rt.generate(
+        fim, small, end_ids=frozenset([tok.eos_id, *tok.sentinel_ids]), end_reason="sentinel").token_ids
+    causal = formats.causal_prompt(tok, left, max_prefix_length=40)
+    assert len(causal.decoder_prefix) == 40
+    assert rt.complete(left, "", small).token_ids == rt.generate(causal, small).token_ids
