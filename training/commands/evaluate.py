@@ -115,13 +115,12 @@ def evaluate(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.runtime.api import BundleError
-    from training.eval.data import DataError
     from training.eval.sandbox import SandboxUnavailable
 
     try:
         report = evaluate(args)
-    except (DataError, BundleError, SandboxUnavailable) as exc:
+    except (ValueError, SandboxUnavailable) as exc:  # DataError, BundleError, ModelDirError, ...
+        log.debug("evaluation failed", exc_info=True)
         print(f"codet5p-train eval: error: {exc}", file=sys.stderr)
         return 2
     payload = report.to_dict()
