@@ -32,13 +32,15 @@ class DecoderGraphs:
                           for k in self._self_slots]
         self._in_names = {i.name for i in decoder.get_inputs()}
 
-    def first(self, enc_hidden: np.ndarray, enc_mask: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    def first(self, enc_hidden: np.ndarray, enc_mask: np.ndarray,
+              ids: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """Run the full prefix `ids` [b, t]; returns last-position logits [b, V] and the cache."""
         feeds = {"input_ids": ids, "encoder_hidden_states": enc_hidden, "encoder_attention_mask": enc_mask}
         outs = self.decoder.run(None, {k: v for k, v in feeds.items() if k in self._in_names})
         return outs[0][:, -1, :], [outs[j] for j in self._first_map]
 
-    def step(self, ids: np.ndarray, enc_mask: np.ndarray, past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def step(self, ids: np.ndarray, enc_mask: np.ndarray,
+             past: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
         """One token per row `ids` [b, 1]; returns logits [b, V] and the updated cache."""
         feeds = dict(zip(self.past_in, past))
         feeds["input_ids"] = ids

@@ -73,7 +73,8 @@ def _session(path: Path, record: dict[str, Any], what: str, options: ort.Session
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: cannot load {what} graph ({first[:200]})") from exc
     need_in, need_out = REQUIRED_IO[what]
-    missing = sorted((need_in - {i.name for i in sess.get_inputs()}) | (need_out - {o.name for o in sess.get_outputs()}))
+    have_in, have_out = {i.name for i in sess.get_inputs()}, {o.name for o in sess.get_outputs()}
+    missing = sorted((need_in - have_in) | (need_out - have_out))
     if missing:
         raise BundleError(f"{path}: not usable as the {what} graph (lacks {', '.join(missing)})")
     for key, actual in (("inputs", sess.get_inputs()), ("outputs", sess.get_outputs())):
