@@ -108,6 +108,10 @@ local function on_attach(args)
 end
 
 function M.setup(opts)
+  if vim.fn.has('nvim-0.11') == 0 then
+    vim.notify('codet5p: Neovim 0.11 or newer is required (vim.lsp.config)', vim.log.levels.ERROR)
+    return
+  end
   M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
   local cfg = M.config
   ghost.configure({ debounce_ms = cfg.debounce_ms, hl_group = cfg.hl_group })

@@ -31,8 +31,10 @@ function M.describe(status)
     return 'CodeT5+ indexing'
   elseif status.slow == true then
     return 'CodeT5+ slow'
+  elseif model.state == 'ready' then
+    return 'CodeT5+ ready'
   end
-  return 'CodeT5+ ready'
+  return 'CodeT5+ ' .. (type(model.state) == 'string' and model.state or 'unknown')
 end
 
 return M
