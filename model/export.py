@@ -264,7 +264,7 @@ def measure_fp32_parity(model: CodeT5p, tokenizer: CodeTokenizer, bundle: Path,
 
 def _decoder_parity(model: CodeT5p, tokenizer: CodeTokenizer, sess: dict[str, Any], enc_ids: np.ndarray,
                     enc_mask: np.ndarray, hidden: torch.Tensor) -> dict[str, float]:
-    """Full-sequence decoder logits and one cached step, torch vs ORT (one prompt at a time)."""
+    """Decoder logits at every prefix length and one cached step, torch vs ORT (per prompt)."""
     start = model.model_config.decoder_start_token_id
     worst_full, worst_step = 0.0, 0.0
     for row, code in enumerate(PARITY_CODE):
@@ -276,8 +276,10 @@ def _decoder_parity(model: CodeT5p, tokenizer: CodeTokenizer, sess: dict[str, An
                     decoder_input_ids=torch.tensor([dec])).logits.numpy()
         feeds = {"input_ids": np.asarray([dec], dtype=np.int64), "encoder_hidden_states": h.numpy(),
                  "encoder_attention_mask": e_mask}
-        full = sess[DECODER].run(None, feeds)
-        worst_full = max(worst_full, float(np.abs(full[0] - ref).max()))
+        for t in range(1, len(dec) + 1):  # the graph returns the last position's logits
+            feeds["input_ids"] = np.asarray([dec[:t]], dtype=np.int64)
+            got = sess[DECODER].run(None, feeds)[0]
+            worst_full = max(worst_full, float(np.abs(got[:, -1] - ref[:, t - 1]).max()))
         # Cached path: prefix through `decoder`, last token through `decoder_with_past`.
         feeds["input_ids"] = np.asarray([dec[:-1]], dtype=np.int64)
         names = [o.name for o in sess[DECODER].get_outputs()]

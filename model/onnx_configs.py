@@ -1,7 +1,7 @@
 """optimum-onnx export configurations for the CodeT5+ graphs (needs the `train` extra).
 
 The decoder and decoder-with-past graphs use optimum's own `T5OnnxConfig` (it knows how to
-flatten the KV cache). Two graphs are specific to CodeT5+, so they get custom configs here:
+flatten the KV cache) on `DecoderExport`, which projects only the last position. Two graphs are specific to CodeT5+, so they get custom configs here:
 - `CodeT5pEncoderOnnxConfig`: the encoder plus, when the model has the embedding head, the
   L2-normalised `embedding` output (first-position pooling -> `proj`);
 - `CodeT5pMatchingOnnxConfig`: the matching head: text encoder states + `[ENC] code </s>` decoder
@@ -41,6 +41,31 @@ class EncoderExport(nn.Module):
         if self.model.proj is not None:
             out["embedding"] = self.model.embed_from_hidden(hidden)
         return out
+
+
+class DecoderExport(nn.Module):
+    """Decoder graphs: like `T5ForConditionalGeneration.forward` (same input names, so optimum's
+    `T5OnnxConfig` and cache flattening apply), but the LM head runs on the last position only:
+    the runtime needs no other logits, and on a long forced prefix (decoder-only completion) the
+    full `[t, vocab]` projection would cost more than the decoder itself."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.config = model.config
+
+    def forward(self, decoder_input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                encoder_outputs: Any, past_key_values: Any = None, use_cache: bool | None = None) -> Any:
+        from transformers.modeling_outputs import Seq2SeqLMOutput
+
+        model = self.model
+        out = model.decoder(input_ids=decoder_input_ids, encoder_hidden_states=encoder_outputs[0],
+                            encoder_attention_mask=attention_mask, past_key_values=past_key_values,
+                            use_cache=True, return_dict=True)
+        last = out.last_hidden_state[:, -1:, :]
+        if model.config.tie_word_embeddings:
+            last = last * (model.model_dim ** -0.5)  # as T5ForConditionalGeneration.forward
+        return Seq2SeqLMOutput(logits=model.lm_head(last), past_key_values=out.past_key_values)
 
 
 class MatchingExport(nn.Module):
@@ -141,8 +166,9 @@ def models_and_configs(model: Any) -> dict[str, tuple[nn.Module, OnnxConfig]]:
     }
     if mc.has_decoder:
         base = T5OnnxConfig(cfg, task="text2text-generation", use_past=True)
-        out[DECODER] = (model, base.with_behavior("decoder", use_past=True, use_past_in_inputs=False))
-        out[DECODER_WITH_PAST] = (model, base.with_behavior("decoder", use_past=True, use_past_in_inputs=True))
+        decoder = DecoderExport(model)
+        out[DECODER] = (decoder, base.with_behavior("decoder", use_past=True, use_past_in_inputs=False))
+        out[DECODER_WITH_PAST] = (decoder, base.with_behavior("decoder", use_past=True, use_past_in_inputs=True))
     if mc.has_matching_head:
         out[MATCHING] = (MatchingExport(model), CodeT5pMatchingOnnxConfig(cfg))
     return out
