@@ -68,7 +68,7 @@ class StopRules:
     end_reason: StopReason
     newline_mask: np.ndarray  # bool [V]: token decodes to text containing "\n"
     decode: Callable[[Sequence[int]], str]
-    banned_ids: tuple[int, ...] = ()
+    banned_ids: np.ndarray | None = None  # int64 ids never generated (padding, rows past the tokenizer)
 
     def text_stop(self, ids: list[int], last: int) -> tuple[StopReason | None, str | None]:
         """Check newline / stop-string rules after `last` was appended; returns (reason, cut text)."""
@@ -117,9 +117,9 @@ def _past_deadline(config: GenerationConfig) -> bool:
     return config.deadline is not None and time.monotonic() >= config.deadline
 
 
-def _mask_banned(logits: np.ndarray, banned: tuple[int, ...]) -> np.ndarray:
-    if banned:
-        logits[..., list(banned)] = -np.inf
+def _mask_banned(logits: np.ndarray, banned: np.ndarray | None) -> np.ndarray:
+    if banned is not None and banned.size:
+        logits[..., banned] = -np.inf
     return logits
 
 

@@ -109,7 +109,7 @@ class Runtime:
         pieces = tokenizer.backend.decode_batch([[i] for i in range(vocab)], skip_special_tokens=True)
         self._newline_mask = np.array(["\n" in p for p in pieces] + [False] * (config.vocab_size - vocab))
         # Never generate padding or ids the tokenizer cannot decode (rows past its vocabulary).
-        self._banned = tuple([tokenizer.pad_id] + list(range(vocab, config.vocab_size)))
+        self._banned = np.asarray([tokenizer.pad_id] + list(range(vocab, config.vocab_size)), dtype=np.int64)
         self._fim_end = frozenset([tokenizer.eos_id, *tokenizer.sentinel_ids])
         self._eos_end = frozenset([tokenizer.eos_id])
 

@@ -28,7 +28,7 @@ def _full_logits(rt, example, seq):
 
 def _banned(rt, logits):
     logits = logits.copy()
-    logits[list(rt._banned)] = -np.inf
+    logits[rt._banned] = -np.inf
     return logits
 
 
@@ -140,7 +140,7 @@ def _run_script(rt, text_tokens, cfg, end_ids=None, end_reason="eos"):
     tok = rt.tokenizer
     script = [i for t in text_tokens for i in (tok.encode(t) if isinstance(t, str) else [t])]
     rules = StopRules(cfg, frozenset(end_ids if end_ids is not None else [tok.eos_id]), end_reason,
-                      rt._newline_mask, tok.decode, ())
+                      rt._newline_mask, tok.decode)
     return greedy(_ScriptedGraphs(script, rt.config.vocab_size), None, None, [0], rules)
 
 
