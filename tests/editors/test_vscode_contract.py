@@ -33,7 +33,7 @@ def contract_script() -> Path:
 
 
 def test_extension_logic_against_real_server(contract_script, editor, editor_workspace, completing_bundle, tmp_path):
-    query = "area of a circle from its radius"
+    query = "area of a circle from the radius"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(VSCODE.parents[1]), os.environ.get("PYTHONPATH")])),
            "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
