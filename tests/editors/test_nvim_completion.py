@@ -3,7 +3,9 @@ from __future__ import annotations
 
 
 def test_ghost_text_accept_and_dismiss(run_nvim, editor, editor_workspace, completing_bundle, tmp_path):
-    run = run_nvim("completion", editor_workspace, editor.server_options(completing_bundle, tmp_path / "cache"))
+    # A generous deadline: a loaded CI machine must not turn the suggestion into "too late".
+    options = editor.server_options(completing_bundle, tmp_path / "cache", completion={"deadlineMs": 20000})
+    run = run_nvim("completion", editor_workspace, options)
     r = run.check()
     typed, completion = editor.typed, editor.completion
     assert r["capabilities"]["inline"] is True

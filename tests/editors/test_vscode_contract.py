@@ -46,6 +46,7 @@ def test_extension_logic_against_real_server(contract_script, editor, editor_wor
     assert out["command"]["args"][:3] == ["-m", "lsp_server", "serve"]
     assert out["options"]["model"]["path"] == str(completing_bundle)
     assert out["options"]["completion"]["maxNewTokens"] == 48
+    assert out["options"]["completion"]["deadlineMs"] == 20000
     assert not any(v["text"].startswith("message: CodeT5+: option") for v in out["views"]), out["views"]
     # Inline completion, as the extension's provider would hand it to VS Code.
     assert out["inlineAdvertised"] is True

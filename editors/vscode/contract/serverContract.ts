@@ -29,7 +29,13 @@ async function main(): Promise<void> {
     contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
   };
   const props = manifest.contributes.configuration.properties;
-  const user: Record<string, unknown> = { "model.path": bundle, "model.threads": 1, "index.cacheDir": cacheDir, "search.rerank": false };
+  const user: Record<string, unknown> = {
+    "model.path": bundle,
+    "model.threads": 1,
+    "index.cacheDir": cacheDir,
+    "search.rerank": false, // the test model's matching head has random weights
+    "completion.deadlineMs": 20000, // a loaded CI machine must not make the suggestion "too late"
+  };
   const options = buildServerOptions(serverKeys(manifest), (key) => (key in user ? user[key] : props[`codet5p.${key}`]?.default));
 
   const resolved = resolveServerCommand(
