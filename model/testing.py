@@ -123,7 +123,7 @@ def build_replica(kind: str, out_dir: str | Path, seed: int = 0, use_bin: bool =
                 relative_attention_max_distance=32, dropout_rate=0.0, feed_forward_proj="relu",
                 layer_norm_epsilon=1e-6, pad_token_id=0, bos_token_id=1, eos_token_id=2,
                 decoder_start_token_id=0)
-    vocab = tokens if kind != "codet5p-220m" else tokens  # 220m: no task tokens in its vocabulary
+    vocab = tokens  # 220m: no task tokens (no added_tokens.json), as in the release
     t5 = T5Config(vocab_size=vocab, num_decoder_layers=2, **dims)
     torch.manual_seed(seed)
     if kind == "codet5p-110m-embedding":
