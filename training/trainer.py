@@ -15,6 +15,7 @@ The run directory gets `resolved_config.json`, `git_revision.txt`, `metrics.json
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -112,8 +113,11 @@ def _load_data(config: TrainConfig, kinds: set[str], tok: Any, model_cfg: Any, r
     for kind in kinds:
         if kind == "chunks":
             length = config.chunk_length or model_cfg.max_source_length - 1
+            # shared by the stages of a recipe: keyed by tokenizer, data file and chunking
+            key = hashlib.sha256(f"{tok.sha256()}|{path.resolve()}|{length}|{config.min_chunk_length}"
+                                 .encode()).hexdigest()[:16]
             data[kind] = TokenChunks.build(path, tok, length, config.min_chunk_length,
-                                           cache=run_dir / "data" / f"chunks-{length}.safetensors")
+                                           cache=run_dir.parent / ".chunk-cache" / f"chunks-{key}.safetensors")
         elif kind == "pairs":
             data[kind] = load_rows(path, ("docstring", "code"))
         elif kind == "instructions":
