@@ -1,7 +1,8 @@
 """optimum-onnx export configurations for the CodeT5+ graphs (needs the `train` extra).
 
 The decoder and decoder-with-past graphs use optimum's own `T5OnnxConfig` (it knows how to
-flatten the KV cache) on `DecoderExport`, which projects only the last position. Two graphs are specific to CodeT5+, so they get custom configs here:
+flatten the KV cache) on `DecoderExport`, which projects only the last position. Two graphs are
+specific to CodeT5+, so they get custom configs here:
 - `CodeT5pEncoderOnnxConfig`: the encoder plus, when the model has the embedding head, the
   L2-normalised `embedding` output (first-position pooling -> `proj`);
 - `CodeT5pMatchingOnnxConfig`: the matching head: text encoder states + `[ENC] code </s>` decoder
