@@ -11,10 +11,13 @@ H.run(function()
   -- An indented new last line, then type "print" at its end like a user.
   vim.api.nvim_buf_set_lines(buf, -1, -1, false, { '    ' })
   vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(buf), 4 })
+  local typed_at = vim.uv.hrtime()
   H.type('Aprint')
   local shown = H.wait('ghost text after typing', function()
     return ghost.current(buf)
   end)
+  -- Keys typed -> ghost text drawn (includes the 50 ms debounce used here).
+  H.result.ghost_latency_ms = (vim.uv.hrtime() - typed_at) / 1e6
   local marks = vim.api.nvim_buf_get_extmarks(buf, ghost.ns, 0, -1, { details = true })
   H.result.extmarks = vim.tbl_map(function(m)
     local virt = {}
