@@ -158,3 +158,13 @@ def test_bad_device_and_precision(bundle):
         Runtime.load(bundle, precision="fp8")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="device"):
         Runtime.load(bundle, device="tpu")  # type: ignore[arg-type]
+
+
+def test_cuda_requested_without_provider(bundle):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("onnxruntime-gpu is installed here")
+    with pytest.raises(ValueError, match="CUDAExecutionProvider"):
+        Runtime.load(bundle, device="cuda")
+    assert Runtime.load(bundle, device="auto", threads=1).providers == ["CPUExecutionProvider"]
