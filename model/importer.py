@@ -116,19 +116,11 @@ def read_weights(src: Path, allow_bin: bool = False) -> dict[str, Any]:
 
 
 def read_tokenizer(src: Path) -> CodeTokenizer:
-    """The Salesforce tokenizer files; sentinels stored in vocab.json are marked special."""
-    from tokenizers import AddedToken
-
-    from model import special_tokens as st
-
+    """The Salesforce tokenizer files (sentinels stored in vocab.json come back special)."""
     try:
-        tok = CodeTokenizer.from_salesforce(src) if (src / "vocab.json").is_file() else CodeTokenizer.from_file(src)
+        return CodeTokenizer.from_salesforce(src) if (src / "vocab.json").is_file() else CodeTokenizer.from_file(src)
     except TokenizerError as exc:
         raise ImportError_(str(exc)) from exc
-    backend = tok.backend
-    backend.add_special_tokens([AddedToken(st.sentinel(i), special=True, normalized=False)
-                                for i in range(st.NUM_SENTINELS)])
-    return CodeTokenizer(backend, source=str(src))
 
 
 def convert(src: str | Path, model_dir: str | Path, allow_bin: bool = False) -> Path:

@@ -101,8 +101,10 @@ class CodeTokenizer:
         if added_file.is_file():
             added = json.loads(added_file.read_text(encoding="utf-8"))
         # Base specials live in vocab.json; register them as special so they are never split.
+        # Base specials and any sentinels/task tokens stored in vocab.json are registered as
+        # special (same ids) so they are never split and are skipped when decoding.
         tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
-                                for t in st.BASE_SPECIALS if t in vocab_map])
+                                for t in (*st.BASE_SPECIALS, *st.appended_tokens()) if t in vocab_map])
         # Added tokens must get exactly the ids the file names, in id order, with no gaps.
         next_id = tok.get_vocab_size(with_added_tokens=True)
         for token, idx in sorted(added.items(), key=lambda kv: kv[1]):
