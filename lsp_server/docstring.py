@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from lsp_server.store import identifier_words
 from lsp_server.symbols import Symbol, extract_symbols, symbol_at
+from lsp_server.textdoc import offset_at
 
 DOC_KINDS = {"function", "method", "class", "constructor", "interface", "struct", "enum"}
 
@@ -24,7 +25,10 @@ class Insertion:
 
 
 def documentable_symbol(text: str, language: str, line: int, character: int) -> Symbol | None:
-    """The innermost function/class at the position that has no docstring yet."""
+    """The innermost function/class at the position that has no docstring yet.
+
+    Raises PositionError for a position outside the document."""
+    offset_at(text, line, character)
     symbols = [s for s in extract_symbols(text, language) if s.kind in DOC_KINDS]
     sym = symbol_at(symbols, line, character)
     if sym is None or sym.docstring:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import __version__
@@ -27,6 +28,7 @@ from lsp_server.engine import Engine
 from lsp_server.files import FileRules, SkippedFile, read_source
 from lsp_server.languages import language_for
 from lsp_server.options import ServerOptions, parse_options
+from lsp_server.protocol import CodeT5pProtocol
 from lsp_server.textdoc import PositionError, word_before
 
 log = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ class CodeT5pServer(LanguageServer):
     """Server state: options, the engine, open-document bookkeeping."""
 
     def __init__(self) -> None:
-        super().__init__("codet5p-lsp", __version__)
+        super().__init__("codet5p-lsp", __version__, protocol_cls=CodeT5pProtocol)
         self.options = ServerOptions()
         self.engine: Engine | None = None
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="codet5p-req")
@@ -53,6 +55,13 @@ class CodeT5pServer(LanguageServer):
         self.reindex_handles: dict[str, asyncio.TimerHandle] = {}
         self.root_paths: list[Path] = []
         self.initialize_ms = 0.0
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Malformed messages were answered with an error already: log, do not pop up."""
+        if source is JsonRpcException:
+            log.warning("bad message from the client: %s", error)
+            return
+        super().report_server_error(error, source)
 
     # -- helpers used by the handlers ---------------------------------------------------------
     def run(self, fn: Callable, *args: Any) -> asyncio.Future:

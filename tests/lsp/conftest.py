@@ -8,6 +8,7 @@ servers can be shared by the tests of one file.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import time
@@ -106,7 +107,9 @@ async def start_session(root: Path, options: dict[str, Any],
     def on_register(ls: LanguageClient, params: lsp.RegistrationParams) -> None:
         registrations.extend(params.registrations)
 
-    await client.start_io(sys.executable, "-m", "lsp_server", "serve", "--log-level", "info")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    await client.start_io(sys.executable, "-m", "lsp_server", "serve", "--log-level", "info",
+                          cwd=str(REPO), env=env)
     t0 = time.perf_counter()
     init = await client.initialize_session(lsp.InitializeParams(
         capabilities=caps or capabilities(), root_uri=root.resolve().as_uri(),
