@@ -31,11 +31,11 @@ from lsp_server.symbols import Symbol
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SYMBOL_COLUMNS = ("name", "kind", "container", "language", "start_line", "start_char", "end_line",
                    "end_char", "name_line", "name_char", "name_end_char", "signature", "code",
                    "docstring", "body_line")
-_WORD_RE = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])|\d+")
+_WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def identifier_words(text: str) -> str:
