@@ -54,7 +54,14 @@ def count_tokens(corpus_dir: Path, tok: Any) -> dict[str, int]:
 
 
 def update_card_tokens(corpus_dir: Path, tok: Any) -> dict[str, int]:
+    """Count tokens per split and record them in the data card (or `tokens.json` without one)."""
+    import json
+
     counts = count_tokens(corpus_dir, tok)
+    (corpus_dir / "tokens.json").write_text(json.dumps(counts, indent=2) + "\n")
+    if not (corpus_dir / "data_card.json").is_file():
+        log.warning("%s: no data card yet; token counts written to tokens.json", corpus_dir)
+        return counts
     card = read_card(corpus_dir)
     card["tokens"] = counts
     card["tokenizer"] = {"vocab_size": tok.vocab_size, "sha256": tok.sha256()}
