@@ -39,6 +39,7 @@ class MetricsLog:
         self.start_step = start_step
         self.enabled = enabled
         self.t0 = time.perf_counter()
+        self.cpu0 = time.process_time()
         self.tokens = 0.0
 
     def record(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +49,7 @@ class MetricsLog:
         done = row["step"] - self.start_step
         row["tokens_per_s"] = self.tokens / elapsed if elapsed > 0 else 0.0
         row["elapsed_s"] = elapsed
+        row["cpu_s"] = time.process_time() - self.cpu0  # all threads: load-independent cost
         row["eta_s"] = elapsed / done * (self.total - row["step"]) if done > 0 else 0.0
         if self.enabled:
             with self.path.open("a", encoding="utf-8") as fh:

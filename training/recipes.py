@@ -57,7 +57,7 @@ RECIPES: dict[str, dict[str, Any]] = {
                                            "checkpoint_every": 50, "log_every": 10}),
             ("stage1", "chunks", {"objectives": STAGE1_OBJECTIVES,
                                   "objective_args": {"denoise": {"fim_rate": 0.25}},
-                                  "steps": 1300, "batch_size": 8, "grad_accum": 2, "lr": 5e-4,
+                                  "steps": 2000, "batch_size": 8, "grad_accum": 2, "lr": 5e-4,
                                   "warmup_steps": 50, "chunk_length": 256,
                                   "checkpoint_every": 50, "log_every": 10}),
             ("stage2", "pairs", {"objectives": STAGE2_OBJECTIVES, "mixture": "sum",
