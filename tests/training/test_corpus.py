@@ -42,6 +42,10 @@ def test_licence_filter(expr, classifiers, ok):
 def test_metadata_licence():
     name, version, lic, cls = parse_metadata("Name: x\nVersion: 1\nClassifier: License :: OSI Approved :: MIT License\n")
     assert (name, version, lic) == ("x", "1", "MIT License") and len(cls) == 1
+    # a copyright line in License is not a licence name: the classifier is recorded instead
+    _, _, lic, _ = parse_metadata("Name: y\nLicense: Copyright (c) 2003 Someone\n"
+                                  "Classifier: License :: OSI Approved :: BSD License\n")
+    assert lic == "BSD License"
 
 
 def test_file_filters():

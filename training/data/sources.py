@@ -65,10 +65,18 @@ def parse_metadata(text: str) -> tuple[str, str, str, list[str]]:
     if not lic:
         raw = (msg.get("License") or "").strip()
         first = raw.splitlines()[0].strip() if raw else ""
-        lic = first if len(first) <= 80 else ""
+        lic = first if len(first) <= 80 and _names_a_licence(first) else ""
     if not lic and classifiers:
         lic = " OR ".join(c.split("::")[-1].strip() for c in classifiers)
     return (msg.get("Name") or "").strip(), (msg.get("Version") or "").strip(), lic, classifiers
+
+
+def _names_a_licence(text: str) -> bool:
+    """True when `text` mentions a licence name (not just a copyright line or a file name)."""
+    from training.data.filters import COPYLEFT, PERMISSIVE
+
+    low = text.lower()
+    return any(k in low for k in PERMISSIVE + COPYLEFT)
 
 
 def wheel_distribution(path: Path) -> Distribution | None:
