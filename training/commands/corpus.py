@@ -8,6 +8,9 @@ from pathlib import Path
 
 from training.paths import cache_root, wheel_cache
 
+NAME = "corpus"
+HELP = "build the code corpus, text-code pairs, held-out sets and data card"
+
 log = logging.getLogger(__name__)
 
 

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 
+NAME = "instruct"
+HELP = "instruction-tune a checkpoint"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-from", type=Path, required=True, help="model directory to tune (e.g. runs/stage2/final)")
     parser.add_argument("--pairs", type=Path, required=True, help="train pairs JSONL from `codet5p-train corpus`")

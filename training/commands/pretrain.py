@@ -10,6 +10,9 @@ import logging
 import sys
 from pathlib import Path
 
+NAME = "pretrain"
+HELP = "run one training stage (stage1 / stage2) from a config"
+
 log = logging.getLogger(__name__)
 
 

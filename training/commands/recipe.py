@@ -13,6 +13,9 @@ from pathlib import Path
 from training.paths import runs_root
 
 
+NAME = "recipe"
+HELP = "run corpus -> tokenizer -> stage 1 -> stage 2 -> instruct -> export, resumably"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from training.recipes import RECIPES
 

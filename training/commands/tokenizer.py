@@ -8,6 +8,9 @@ from pathlib import Path
 from training.paths import cache_root
 
 
+NAME = "tokenizer"
+HELP = "train the byte-level BPE tokenizer on the train split"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, default=cache_root() / "corpus",
                         help="corpus directory from `codet5p-train corpus` (default: %(default)s)")
