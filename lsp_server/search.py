@@ -112,7 +112,7 @@ def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int
 def match_text(row: dict) -> str:
     """What the matching head and the embedder see for a symbol."""
     doc = f"{row['docstring']}\n" if row.get("docstring") else ""
-    return f"{doc}{row['code']}"[:1500]
+    return f"{doc}{row['code']}"[:800]
 
 
 def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
