@@ -77,3 +77,11 @@ def test_doctor(tiny_bundle: Path, tmp_path: Path) -> None:
 def test_model_subcommand_is_delegated(tmp_path: Path) -> None:
     out = cli("model", "--help", cache=tmp_path)
     assert out.returncode == 0 and "codet5p-lsp model" in out.stdout
+
+
+def test_server_path_never_imports_torch(tmp_path: Path) -> None:
+    code = ("import sys, lsp_server.server, lsp_server.engine, lsp_server.cli, lsp_server.demo, model.runtime; "
+            "heavy = {'torch', 'transformers', 'optimum'} & set(sys.modules); assert not heavy, heavy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert out.returncode == 0, out.stderr
