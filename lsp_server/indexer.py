@@ -168,17 +168,20 @@ class Indexer:
                       progress: Progress | None = None) -> int:
         """Embed every symbol content hash without a vector for `model`; returns how many."""
         done = 0
-        todo = self.store.hashes_missing_embedding(model, limit=1_000_000)
-        total = len(todo)
-        for start in range(0, total, batch_size):
-            if cancel is not None and cancel.is_set():
+        total = self.store.count_missing_embeddings(model)
+        while total and not (cancel is not None and cancel.is_set()):
+            chunk = self.store.hashes_missing_embedding(model, limit=max(batch_size, 256))
+            if not chunk:
                 break
-            batch = todo[start:start + batch_size]
-            vectors = embed([symbol_embedding_text(row) for _, row in batch])
-            self.store.put_embeddings(model, [h for h, _ in batch], vectors)
-            done += len(batch)
-            if progress is not None:
-                progress(done, total, f"embedded {done}/{total} symbols")
+            for start in range(0, len(chunk), batch_size):
+                if cancel is not None and cancel.is_set():
+                    break
+                batch = chunk[start:start + batch_size]
+                vectors = embed([symbol_embedding_text(row) for _, row in batch])
+                self.store.put_embeddings(model, [h for h, _ in batch], vectors)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total, f"embedded {done}/{total} symbols")
         if done:
             self._bump()
         return done

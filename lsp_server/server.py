@@ -185,7 +185,7 @@ async def _index_in_background(ls: CodeT5pServer) -> None:
     token = f"codet5p-index-{uuid.uuid4()}"
     window = ls.client_capabilities.window
     progress = bool(window and window.work_done_progress)
-    cancel = ls.index_cancel
+    cancel = ls.index_cancel = threading.Event()  # a fresh run is not cancelled by an old one
     if progress:
         try:
             await ls.work_done_progress.create_async(token)

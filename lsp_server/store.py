@@ -190,6 +190,11 @@ class Store:
                "WHERE e.hash IS NULL GROUP BY s.hash LIMIT ?")
         return [(r["hash"], r) for r in self.db.query(sql, [model, limit])]
 
+    def count_missing_embeddings(self, model: str) -> int:
+        sql = ("SELECT count(DISTINCT s.hash) FROM symbols s LEFT JOIN embeddings e "
+               "ON e.hash=s.hash AND e.model=? WHERE e.hash IS NULL")
+        return self.db.execute(sql, [model]).fetchone()[0]
+
     def put_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         rows = [{"hash": h, "model": model, "dim": int(v.shape[0]), "dtype": self.embedding_dtype,
                  "vector": vector_to_blob(v, self.embedding_dtype)} for h, v in zip(hashes, vectors)]
