@@ -58,3 +58,21 @@ async def test_logs_never_reach_stdout(session) -> None:
     # (which logs at info level) shows none did. Ask once more to be sure the stream is intact.
     status = await session.status()
     assert status["model"]["state"] == "ready"
+
+
+async def test_positions_are_utf16_even_when_utf8_is_offered(lsp_helpers, tiny_bundle: Path, tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    caps = lsp_helpers.capabilities()
+    caps.general = lsp.GeneralClientCapabilities(position_encodings=[lsp.PositionEncodingKind.Utf8,
+                                                                     lsp.PositionEncodingKind.Utf16])
+    s = await lsp_helpers.start_session(ws, lsp_helpers.server_options(tiny_bundle, tmp_path / "c"), caps)
+    try:
+        assert s.init.capabilities.position_encoding == lsp.PositionEncodingKind.Utf16
+        uri = s.open("u.py", "s = '😀'; value = helper(1)\n\ndef helper(x):\n    return x\n")
+        hover = await s.client.text_document_hover_async(lsp.HoverParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(0, 20)))
+        assert hover is not None and "def helper(x)" in hover.contents.value
+        assert hover.range == lsp.Range(lsp.Position(0, 18), lsp.Position(0, 24))  # UTF-16 columns
+    finally:
+        await lsp_helpers.stop_session(s)
