@@ -79,15 +79,21 @@ class VectorIndex:
         self.matrix = np.zeros((0, 0), dtype=np.float32)
         self.version = -1
         self.model = ""
+        self.loaded_at = 0.0
         self._lock = threading.Lock()
 
-    def refresh(self, store: Store, model: str, version: int) -> None:
+    def refresh(self, store: Store, model: str, version: int, min_interval: float = 2.0) -> None:
+        """Reload when the index changed, at most every `min_interval` s (indexing bumps often)."""
         with self._lock:
             if version == self.version and model == self.model:
+                return
+            fresh = time.monotonic() - self.loaded_at < min_interval
+            if fresh and model == self.model and self.matrix.size:
                 return
             t0 = time.perf_counter()
             self.ids, self.matrix = store.embedding_matrix(model)
             self.version, self.model = version, model
+            self.loaded_at = time.monotonic()
             log.info("loaded %d vectors in %.0f ms", len(self.ids), (time.perf_counter() - t0) * 1000)
 
     def nearest(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
