@@ -115,10 +115,11 @@ def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-def match_text(row: dict) -> str:
-    """What the matching head and the embedder see for a symbol."""
+def match_text(row: dict, max_chars: int = 400) -> str:
+    """What the matching head sees for a symbol: docstring, then the head of the code (the
+    signature and first lines carry most of the signal; the cost grows with the length)."""
     doc = f"{row['docstring']}\n" if row.get("docstring") else ""
-    return f"{doc}{row['code']}"[:800]
+    return f"{doc}{row['code']}"[:max_chars]
 
 
 def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
