@@ -86,7 +86,7 @@ async def run_demo(workspace: Path, model: str | None, timeout: float) -> int:
         print(f"model: {last['model']['state']} ({last['model']['message']})")
         print(f"indexed in {time.perf_counter() - t0:.1f} s: {last['index']['files']} files, "
               f"{last['index']['symbols']} symbols, {last['index']['embeddings']} embeddings\n")
-        await _completion(client, root)
+        await _completion(client, root, last["model"]["state"] == "ready")
         await _hover(client, root)
         await _search(client)
     finally:
@@ -97,7 +97,7 @@ async def run_demo(workspace: Path, model: str | None, timeout: float) -> int:
     return 0
 
 
-async def _completion(client: LanguageClient, root: Path) -> None:
+async def _completion(client: LanguageClient, root: Path, model_ready: bool) -> None:
     path = root / COMPLETION_FILE
     text = path.read_text() + COMPLETION_TEXT
     uri = path.as_uri()
@@ -114,7 +114,8 @@ async def _completion(client: LanguageClient, root: Path) -> None:
     if items:
         print("    " + items[0].insert_text.replace("\n", "\n    "))
     else:
-        print("    (no suggestion: the model gave nothing worth showing)")
+        why = "the model gave nothing worth showing" if model_ready else "no model loaded"
+        print(f"    (no suggestion: {why})")
     print()
 
 
