@@ -57,7 +57,7 @@ def index_path(root: Path, configured: str | None = None) -> Path:
 class CompletionResult:
     text: str | None
     latency_ms: float
-    source: str  # "model", "cache", "superseded", "deadline", "no-model", "none"
+    source: str  # "model", "cache", "superseded", "deadline", "loading", "no-model"
     mode: str = ""
     multiline: bool = False
 
@@ -288,7 +288,10 @@ class Engine:
         if found:
             return CompletionResult(cached, (time.monotonic() - t0) * 1000, "cache", plan.mode, plan.multiline)
         if self._model_future is not None and not self._model_future.done():
-            self._model_future.result(timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                self._model_future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return CompletionResult(None, (time.monotonic() - t0) * 1000, "loading", plan.mode, plan.multiline)
         if not self.ready or not self.runtime.has_decoder:
             return CompletionResult(None, (time.monotonic() - t0) * 1000, "no-model", plan.mode, plan.multiline)
         job = self.worker.submit(self._generate_completion, ctx, plan, doc, ticket, deadline,
