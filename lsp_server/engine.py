@@ -146,6 +146,9 @@ class Engine:
                 self.model_message = f"model loaded from {path}"
             except (BundleError, OSError, ValueError, RuntimeError) as exc:
                 self.model_state, self.model_message = "error", f"model bundle {path} is unusable: {exc}"
+            except Exception as exc:  # e.g. an ONNX Runtime error type; the server must keep running
+                log.exception("unexpected error loading %s", path)
+                self.model_state, self.model_message = "error", f"model bundle {path} is unusable: {exc!r}"
         log.info("%s", self.model_message)
         self.emit_status()
         return self.model_state
