@@ -236,6 +236,58 @@ async def bench_large(model: str | None, tmp: Path, stdlib_files: int, extra_fil
     return out
 
 
+def bench_scaled(index_file: Path, model: str | None, target: int, tmp: Path) -> dict:
+    """Server-side (engine-level) search latency on an index grown to `target` symbols by
+    duplicating the symbols of a real, fully embedded index under other paths (the duplicates
+    share the original embeddings, so every symbol is searchable both ways)."""
+    import sqlite3
+
+    from lsp_server.engine import Engine, index_path
+    from lsp_server.options import ServerOptions
+    root = Path(sysconfig.get_paths()["stdlib"])
+    options = ServerOptions()
+    options.model.path, options.model.threads = model, None
+    options.index.cache_dir = str(tmp / "cache-scaled")
+    dest = index_path(root, options.index.cache_dir)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(index_file) as src, sqlite3.connect(dest) as dst:
+        src.backup(dst)
+    conn = sqlite3.connect(dest)
+    base = conn.execute("SELECT count(*) FROM symbols").fetchone()[0]
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(symbols)") if r[1] != "id"]
+    copy = 0
+    while conn.execute("SELECT count(*) FROM symbols").fetchone()[0] < target:
+        copy += 1
+        sel = ", ".join(f"'copy{copy}/' || path" if c == "path" else c for c in cols)
+        conn.execute(f"INSERT INTO symbols ({', '.join(cols)}) SELECT {sel} FROM symbols WHERE path NOT LIKE 'copy%'")
+        conn.commit()
+    total = conn.execute("SELECT count(*) FROM symbols").fetchone()[0]
+    conn.close()
+    engine = Engine(options)
+    engine.load_model()
+    engine.add_root(root)  # no scan: the index is used as it is
+    engine.search("warm up the vectors")
+    out: dict[str, Any] = {"symbols": total, "base_symbols": base}
+    for label, rerank in (("rerank", True), ("no_rerank", False)):
+        options.search.rerank = rerank
+        lat = []
+        for q in NL_QUERIES:
+            t0 = time.perf_counter()
+            engine.search(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        out[f"natural_language_{label}"] = summary(lat)
+    lat = []
+    for q in ID_QUERIES:
+        t0 = time.perf_counter()
+        engine.search(q)
+        lat.append((time.perf_counter() - t0) * 1000)
+    out["identifier"] = summary(lat)
+    out["process_rss_mb"] = round(int(next(ln.split()[1] for ln in Path("/proc/self/status").read_text().splitlines()
+                                           if ln.startswith("VmRSS:"))) / 1024, 1)
+    engine.close()
+    return out
+
+
 async def main_async(args: argparse.Namespace) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="codet5p-bench-"))
     try:
@@ -246,6 +298,12 @@ async def main_async(args: argparse.Namespace) -> dict:
         if args.stdlib_files:
             print("large-index benchmark ...", file=sys.stderr)
             result["large"] = await bench_large(args.model, tmp, args.stdlib_files, args.site_packages)
+            if args.scale_to:
+                print(f"search at {args.scale_to} symbols ...", file=sys.stderr)
+                (index_file,) = [p for p in (tmp / "cache-big" / "index").glob("python*.sqlite")]
+                result["scaled"] = bench_scaled(index_file, args.model, args.scale_to, tmp)
+        elif args.scaled_from:
+            result["scaled"] = bench_scaled(args.scaled_from, args.model, args.scale_to, tmp)
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -259,6 +317,10 @@ def main() -> int:
                         help="max files of the standard library to index (0: skip the large-index part)")
     parser.add_argument("--site-packages", type=int, default=0,
                         help="1: also index site-packages (to pass 100k symbols); 0: stdlib only")
+    parser.add_argument("--scale-to", type=int, default=100_000,
+                        help="after the large index, time engine-level search with the index grown to N symbols")
+    parser.add_argument("--scaled-from", type=Path,
+                        help="with --stdlib-files 0: an existing embedded index file to grow and time")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "server.json",
                         help="where to write the JSON results")
     args = parser.parse_args()
