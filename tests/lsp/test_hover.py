@@ -1,6 +1,10 @@
 """`textDocument/hover`: definitions, call sites in the file and across the index, labels, cache."""
 from __future__ import annotations
 
+import sqlite3
+import sys
+from pathlib import Path
+
 import pytest
 from lsprotocol import types as lsp
 
@@ -76,3 +80,11 @@ async def test_summary_is_cached_by_content_hash(session) -> None:
     uri2 = session.open("bookshelf/cached_copy.py", text)
     second = await session.client.text_document_hover_async(_hover(uri2, 0, 5))
     assert first.contents.value == second.contents.value
+    # persisted in the index by content hash (and model), so restarts reuse it too
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from lsp_server.engine import index_path
+    from lsp_server.symbols import extract_symbols
+    (sym,) = extract_symbols(text, "python")
+    db = sqlite3.connect(index_path(session.root, session.options["index"]["cacheDir"]))
+    rows = db.execute("SELECT count(*) FROM summaries WHERE hash=?", [sym.content_hash]).fetchone()[0]
+    assert rows == 1
