@@ -29,7 +29,8 @@ from lsp_server.files import FileRules, is_inside
 from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import Indexer, IndexReport
 from lsp_server.options import ServerOptions
-from lsp_server.search import SearchHit, VectorIndex, classic_search, hybrid_search, is_identifier_query
+from lsp_server.search import (NameIndex, SearchHit, VectorIndex, classic_search, hybrid_search,
+                               is_identifier_query)
 from lsp_server.store import Store
 from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
 
@@ -90,6 +91,7 @@ class Engine:
         self._model_future: Future | None = None
         self.indexers: list[Indexer] = []
         self.vectors: dict[Path, VectorIndex] = {}
+        self.names: dict[Path, NameIndex] = {}
         self.cache = CompletionCache(options.completion.cache_size)
         self._tickets: dict[str, int] = {}
         self._tickets_lock = threading.Lock()
@@ -394,7 +396,9 @@ class Engine:
         out: list[tuple[Path, SearchHit]] = []
         for ix in self.indexers:
             if is_identifier_query(query):
-                hits = classic_search(ix.store, query, limit)
+                names = self.names.setdefault(ix.root, NameIndex())
+                names.refresh(ix.store, ix.version)
+                hits = classic_search(ix.store, query, limit, names)
             else:
                 hits = self._hybrid(ix, query, limit)
             out += [(ix.root, h) for h in hits]

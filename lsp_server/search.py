@@ -9,6 +9,8 @@ Functions take the store and callables for the model, so they run without LSP or
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import re
 import threading
@@ -39,21 +41,74 @@ class SearchHit:
     sources: list[str] = field(default_factory=list)
 
 
-def classic_search(store: Store, query: str, limit: int = 50) -> list[SearchHit]:
+class NameIndex:
+    """Symbol names in memory (id, name, lower-case name) for fast classic search; reloaded
+    when the store changes, at most every `min_interval` s while indexing."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.names: list[str] = []
+        self.lower: list[str] = []
+        self.blob = ""
+        self.starts: list[int] = []
+        self.version = -1
+        self.loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, store: Store, version: int, min_interval: float = 2.0) -> None:
+        with self._lock:
+            if version == self.version or (time.monotonic() - self.loaded_at < min_interval and self.ids):
+                return
+            rows = store.db.execute("SELECT id, name FROM symbols").fetchall()
+            self.ids = [r[0] for r in rows]
+            self.names = [r[1] for r in rows]
+            self.lower = [n.lower().replace("\n", " ") for n in self.names]
+            self.blob = "\n".join(self.lower)  # searched with C-speed regexes
+            self.starts = list(itertools.accumulate([0] + [len(n) + 1 for n in self.lower[:-1]]))
+            self.version, self.loaded_at = version, time.monotonic()
+
+    def _lines(self, pattern: str) -> list[int]:
+        out, last = [], -1
+        for m in re.finditer(pattern, self.blob):
+            i = bisect.bisect_right(self.starts, m.start()) - 1
+            if i != last:
+                out.append(i)
+                last = i
+        return out
+
+    def candidates(self, query: str, limit: int) -> list[int]:
+        """Ids of names containing `query` (case-insensitive), or as a subsequence if few do."""
+        if not self.ids:
+            return []
+        q = query.lower()
+        hits = self._lines(re.escape(q))
+        hits.sort(key=lambda i: (self.lower[i] != q, not self.lower[i].startswith(q), len(self.lower[i])))
+        if len(hits) < 5 and len(q) <= 10:  # fuzzy only when the plain match finds (almost) nothing
+            seen = set(hits)
+            sub = "[^\n]*?".join(re.escape(c) for c in q)
+            more = [i for i in self._lines(sub) if i not in seen]
+            hits += sorted(more, key=lambda i: len(self.lower[i]))
+        return [self.ids[i] for i in hits[: limit * 2]]
+
+
+def classic_search(store: Store, query: str, limit: int = 50, names: NameIndex | None = None) -> list[SearchHit]:
     """Symbol-name search: exact > prefix > substring > subsequence; shorter names first."""
     q = query.strip().split(".")[-1].split(":")[-1]
     container = query.strip()[: -len(q)].strip(".:") if q != query.strip() else ""
     if not q:
         rows = store.rows("1", [], limit, order="name")
         return [SearchHit(r, 0.0, ["name"]) for r in rows]
-    esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = store.rows("name LIKE ? ESCAPE '\\'", [f"%{esc}%"], limit * 4,
-                      order="length(name), name")
-    if len(rows) < limit:
-        pattern = "%" + "%".join(_like_chars(q)) + "%"
-        seen = {r["id"] for r in rows}
-        rows += [r for r in store.rows("name LIKE ? ESCAPE '\\'", [pattern], limit * 4,
-                                       order="length(name), name") if r["id"] not in seen]
+    if names is not None:
+        by_id = store.symbols_by_ids(names.candidates(q, limit))
+        rows = list(by_id.values())
+    else:
+        esc = "".join(_like_chars(q))
+        rows = store.rows("name LIKE ? ESCAPE '\\'", [f"%{esc}%"], limit * 4, order="length(name), name")
+        if len(rows) < limit:
+            pattern = "%" + "%".join(_like_chars(q)) + "%"
+            seen = {r["id"] for r in rows}
+            rows += [r for r in store.rows("name LIKE ? ESCAPE '\\'", [pattern], limit * 4,
+                                           order="length(name), name") if r["id"] not in seen]
     ql = q.lower()
 
     def rank(row: dict) -> tuple:
