@@ -5,7 +5,9 @@ Tables
 - `files(path, hash, size, mtime, language, error)`: one row per indexed file, keyed by path
   relative to the root, with the SHA-1 of its content (unchanged files are skipped).
 - `symbols(...)`: definitions with ranges, signature, docstring, code and a content hash.
-- `symbols_fts`: FTS5 over name, container, signature, docstring and identifier words (BM25).
+- `symbols_fts`: FTS5 over name, container, signature, docstring and the identifier words of
+  name/container/signature (BM25); code bodies are left to the embeddings, which keeps common
+  words from matching most of a large index.
 - `embeddings(hash, model, dim, dtype, vector)`: one vector per symbol content hash and model,
   stored as a float16 (default) or float32 blob, so an unchanged symbol is never re-embedded.
 - `summaries(hash, model, text)`: generated hover summaries by content hash.
@@ -31,7 +33,7 @@ from lsp_server.symbols import Symbol
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SYMBOL_COLUMNS = ("name", "kind", "container", "language", "start_line", "start_char", "end_line",
                    "end_char", "name_line", "name_char", "name_end_char", "signature", "code",
                    "docstring", "body_line")
@@ -147,7 +149,7 @@ class Store:
             d = asdict(sym)
             row = {c: d[c] for c in _SYMBOL_COLUMNS}
             row.update(path=rel_path, hash=sym.content_hash,
-                       words=identifier_words(f"{sym.name} {sym.container} {sym.code[:1500]}"))
+                       words=identifier_words(f"{sym.name} {sym.container} {sym.signature}"))
             rows.append(row)
         with self._lock, self.db.conn:
             self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
