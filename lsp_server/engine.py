@@ -16,7 +16,7 @@ import os
 import statistics
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +27,17 @@ from lsp_server.completion_cache import CompletionCache
 from lsp_server.docstring import Insertion, docstring_edit, documentable_symbol
 from lsp_server.files import FileRules, is_inside
 from lsp_server.hover import HoverTarget, render_markdown, resolve_target
-from lsp_server.indexer import Indexer, IndexReport
+from lsp_server.indexer import EMBED_TOKENS, Indexer, IndexReport, embedding_key
 from lsp_server.options import ServerOptions
-from lsp_server.search import (NameIndex, SearchHit, VectorIndex, classic_search, hybrid_search,
-                               is_identifier_query)
+from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
+                               hybrid_search, is_identifier_query)
 from lsp_server.store import Store
 from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "CODET5P_LSP_CACHE_DIR"
+QUERY_CACHE_SIZE = 256  # natural-language query embeddings kept
 
 
 def cache_dir(configured: str | None = None) -> Path:
@@ -102,6 +103,7 @@ class Engine:
         self._summaries: dict[str, str] = {}
         self.completion_counts: Counter[str] = Counter()  # outcome -> requests (local statistics)
         self.inflight = 0  # completion requests being computed now
+        self._query_vectors: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     # ---- model ------------------------------------------------------------------------------
     def model_path(self) -> Path | None:
@@ -249,10 +251,10 @@ class Engine:
         size = self.options.index.embed_batch_size
 
         def embed(texts: list[str]):
-            job = self.worker.submit(rt.embed, texts, size, priority=BACKGROUND)
+            job = self.worker.submit(rt.embed, texts, size, EMBED_TOKENS, priority=BACKGROUND)
             return job.result()
 
-        return ix.embed_missing(embed, self.model_id, size, cancel, progress)
+        return ix.embed_missing(embed, embedding_key(self.model_id), size, cancel, progress)
 
     # ---- completion -------------------------------------------------------------------------
     def ticket(self, doc: str) -> int:
@@ -412,12 +414,26 @@ class Engine:
         embed = match = None
         vectors = self.vectors.get(ix.root)
         if rt is not None and rt.has_embedding:
-            vectors.refresh(ix.store, self.model_id, ix.version)
-            embed = lambda q: self.worker.submit(rt.embed, [q]).result()[0]  # noqa: E731
+            vectors.refresh(ix.store, embedding_key(self.model_id), ix.version, journal=ix.changes_since)
+            embed = self._query_vector
         if rt is not None and rt.has_matching and opts.rerank:
-            match = lambda q, codes: self.worker.submit(rt.match_scores, q, codes).result()  # noqa: E731
+            match = lambda q, codes: self.worker.submit(  # noqa: E731
+                rt.match_scores, q, codes, len(codes), RERANK_CODE_TOKENS).result()
         return hybrid_search(ix.store, query, vectors, embed, match, limit, opts.candidates,
                              opts.rerank_top_k)
+
+    def _query_vector(self, query: str):
+        """The query's embedding, from a small LRU cache (people repeat and refine queries)."""
+        key = (self.model_id, query.strip())
+        vec = self._query_vectors.get(key)
+        if vec is None:
+            vec = self.worker.submit(self.runtime.embed, [key[1]], 1, EMBED_TOKENS).result()[0]
+            self._query_vectors[key] = vec
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(key)
+        return vec
 
     def close(self) -> None:
         self.worker.shutdown()

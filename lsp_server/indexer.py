@@ -14,7 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections import deque
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from lsp_server.symbols import extract_symbols
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+JOURNAL_SIZE = 4096  # change records kept for incremental vector updates
 
 
 @dataclass
@@ -40,11 +42,25 @@ class IndexReport:
     seconds: float = 0.0
 
 
-def symbol_embedding_text(row: dict) -> str:
-    """The text embedded for a symbol: kind, qualified name, docstring, code."""
+# Embedding inputs are cut to this many tokens: a symbol's kind, qualified name, docstring and
+# the head of its code say what it does; the encoder's cost grows with every further token.
+EMBED_TOKENS = 128
+# Bumped when `symbol_embedding_text` changes, so vectors of the old text are not mixed in.
+EMBED_TEXT_VERSION = 2
+
+
+def embedding_key(model_id: str) -> str:
+    """The `embeddings.model` key: the model and the version of the embedded text."""
+    return f"{model_id}:t{EMBED_TEXT_VERSION}"
+
+
+def symbol_embedding_text(row: dict, max_chars: int = 16 * EMBED_TOKENS) -> str:
+    """The compact text embedded for a symbol: kind, qualified name, the docstring's first
+    paragraph, then the code (signature and the start of the body), at most `max_chars`."""
     qual = f"{row['container']}.{row['name']}" if row.get("container") else row["name"]
-    doc = f"\n{row['docstring']}" if row.get("docstring") else ""
-    return f"{row['kind']} {qual}{doc}\n{row['code']}"[:2000]
+    doc = (row.get("docstring") or "").strip().split("\n\n")[0]
+    doc = f"\n{doc}" if doc else ""
+    return f"{row['kind']} {qual}{doc}\n{row['code']}"[:max_chars]
 
 
 class Indexer:
@@ -56,7 +72,8 @@ class Indexer:
         self.store = store
         self.rules = rules
         self.max_files = max_files
-        self.version = 0  # bumped on every change (search reloads its vectors)
+        self.version = 0  # bumped on every change, with a `journal` entry saying what changed
+        self.journal: deque[tuple[int, tuple[str, ...], tuple[str, ...]]] = deque(maxlen=JOURNAL_SIZE)
         self.matcher = IgnoreMatcher(self.root, rules.exclude)
         self._lock = threading.Lock()
 
@@ -68,9 +85,30 @@ class Indexer:
         path = Path(path).absolute()
         return is_indexable(path.parent.resolve() / path.name, self.root, self.matcher)
 
-    def _bump(self) -> None:
+    def _bump(self, paths: Sequence[str] = (), hashes: Sequence[str] = ()) -> None:
+        """A new version: the symbols of `paths` were replaced or removed, vectors for `hashes`
+        were added. Call after the store write (readers apply the journal idempotently)."""
         with self._lock:
             self.version += 1
+            self.journal.append((self.version, tuple(paths), tuple(hashes)))
+
+    def changes_since(self, version: int) -> tuple[set[str], set[str]] | None:
+        """(paths, hashes) changed after `version` up to now, or None when the journal no
+        longer reaches back that far (the caller reloads everything)."""
+        with self._lock:
+            if version > self.version or version < 0:
+                return None
+            if version == self.version:
+                return set(), set()
+            if not self.journal or self.journal[0][0] > version + 1:
+                return None
+            paths: set[str] = set()
+            hashes: set[str] = set()
+            for v, p, h in self.journal:
+                if v > version:
+                    paths.update(p)
+                    hashes.update(h)
+            return paths, hashes
 
     def index_file(self, path: Path, report: IndexReport | None = None) -> int:
         """(Re)index one file from disk if it changed; returns the number of symbols stored."""
@@ -91,7 +129,7 @@ class Indexer:
             report.skipped.append(str(exc))
             if self.store.file_hash(rel) is not None:
                 self.store.remove_file(rel)
-                self._bump()
+                self._bump(paths=[rel])
             return 0
         return self._store_text(rel, text, language, stat.st_size, stat.st_mtime, report)
 
@@ -120,7 +158,7 @@ class Indexer:
         self.store.replace_file(rel, digest, size, mtime, language, symbols)
         report.files_parsed += 1
         report.symbols_added += len(symbols)
-        self._bump()
+        self._bump(paths=[rel])
         return len(symbols)
 
     def remove(self, path: Path) -> None:
@@ -129,7 +167,7 @@ class Indexer:
         except ValueError:
             return
         self.store.remove_file(rel)
-        self._bump()
+        self._bump(paths=[rel])
 
     def scan(self, cancel: threading.Event | None = None, progress: Progress | None = None) -> IndexReport:
         """Bring the store up to date with the files on disk."""
@@ -155,11 +193,12 @@ class Indexer:
                 last = time.perf_counter()
                 progress(i + 1, len(files), f"{i + 1}/{len(files)} files")
         if not report.cancelled:
-            for rel in set(self.store.file_paths()) - seen:
+            gone = sorted(set(self.store.file_paths()) - seen)
+            for rel in gone:
                 self.store.remove_file(rel)
                 report.files_removed += 1
-            if report.files_removed:
-                self._bump()
+            if gone:
+                self._bump(paths=gone)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -168,11 +207,13 @@ class Indexer:
                       progress: Progress | None = None) -> int:
         """Embed every symbol content hash without a vector for `model`; returns how many."""
         done = 0
+        embedded: list[str] = []
         total = self.store.count_missing_embeddings(model)
         while total and not (cancel is not None and cancel.is_set()):
             chunk = self.store.hashes_missing_embedding(model, limit=max(batch_size, 256))
             if not chunk:
                 break
+            chunk.sort(key=lambda hr: len(hr[1]["code"]) + len(hr[1]["docstring"] or ""))  # little padding
             for start in range(0, len(chunk), batch_size):
                 if cancel is not None and cancel.is_set():
                     break
@@ -180,8 +221,10 @@ class Indexer:
                 vectors = embed([symbol_embedding_text(row) for _, row in batch])
                 self.store.put_embeddings(model, [h for h, _ in batch], vectors)
                 done += len(batch)
+                embedded.extend(h for h, _ in batch)
                 if progress is not None:
                     progress(done, total, f"embedded {done}/{total} symbols")
-        if done:
-            self._bump()
+            if embedded:  # searchable chunk by chunk
+                self._bump(hashes=embedded)
+                embedded = []
         return done

@@ -15,6 +15,7 @@ import logging
 import re
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -25,6 +26,7 @@ from lsp_server.store import Store
 log = logging.getLogger(__name__)
 
 RRF_K = 60
+_LEXICAL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codet5p-lexical")
 _IDENT_QUERY = re.compile(r"^[A-Za-z_$][\w$]*([.:]{1,2}[A-Za-z_$][\w$]*)*$")
 
 
@@ -126,39 +128,127 @@ def _like_chars(q: str) -> list[str]:
     return [("\\" + c) if c in "%_\\" else c for c in q]
 
 
+Journal = Callable[[int], "tuple[set[str], set[str]] | None"]
+
+
 class VectorIndex:
-    """The index's embeddings in memory (float32 unit rows), reloaded when the store changes."""
+    """The index's embeddings in memory: one float32 matrix of unit rows, scored with one
+    matrix-vector product. Loaded once from the store, then kept in step incrementally from the
+    indexer's change journal (rows of changed files are dropped and re-read, new vectors
+    appended); a full reload only when the journal does not reach back or the change is large.
+
+    Rows live in `matrix[:n]`; a dropped row keeps its slot with id -1 until a compaction."""
+
+    FULL_RELOAD_PATHS = 2000  # more changed files than this: reload everything
 
     def __init__(self) -> None:
         self.ids = np.zeros(0, dtype=np.int64)
         self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.n = 0
+        self.dead = 0
         self.version = -1
         self.model = ""
         self.loaded_at = 0.0
+        self._paths: dict[str, list[int]] = {}  # path -> rows
+        self._row_of: dict[int, int] = {}  # symbol id -> row
         self._lock = threading.Lock()
 
-    def refresh(self, store: Store, model: str, version: int, min_interval: float = 2.0) -> None:
-        """Reload when the index changed, at most every `min_interval` s (indexing bumps often)."""
+    def __len__(self) -> int:
+        return self.n - self.dead
+
+    def refresh(self, store: Store, model: str, version: int, min_interval: float = 2.0,
+                journal: Journal | None = None) -> None:
+        """Bring the vectors up to `version` of the store: incrementally when `journal(v)`
+        says what changed since v, else by a full reload (at most every `min_interval` s
+        while the index keeps changing)."""
         with self._lock:
             if version == self.version and model == self.model:
                 return
-            fresh = time.monotonic() - self.loaded_at < min_interval
-            if fresh and model == self.model and self.matrix.size:
-                return
             t0 = time.perf_counter()
-            self.ids, self.matrix = store.embedding_matrix(model)
+            changes = journal(self.version) if journal is not None and model == self.model else None
+            if changes is not None and len(changes[0]) <= self.FULL_RELOAD_PATHS:
+                self._apply(store, model, *changes)
+                self.version = version
+                log.debug("applied %d files, %d vectors in %.1f ms", len(changes[0]), len(changes[1]),
+                          (time.perf_counter() - t0) * 1000)
+                return
+            fresh = time.monotonic() - self.loaded_at < min_interval
+            if fresh and model == self.model and len(self):
+                return
+            ids, paths, matrix = store.embedding_rows(model)
+            self._set(ids, paths, matrix)
             self.version, self.model = version, model
             self.loaded_at = time.monotonic()
-            log.info("loaded %d vectors in %.0f ms", len(self.ids), (time.perf_counter() - t0) * 1000)
+            log.info("loaded %d vectors in %.0f ms", len(ids), (time.perf_counter() - t0) * 1000)
+
+    def _set(self, ids: np.ndarray, paths: list[str], matrix: np.ndarray) -> None:
+        self.ids, self.matrix, self.n, self.dead = ids.copy(), matrix, len(ids), 0
+        self._paths, self._row_of = {}, {}
+        for row, (sid, path) in enumerate(zip(ids.tolist(), paths)):
+            self._paths.setdefault(path, []).append(row)
+            self._row_of[sid] = row
+
+    def _drop(self, row: int) -> None:
+        sid = int(self.ids[row])
+        if sid >= 0:
+            self.ids[row] = -1
+            self.matrix[row] = 0.0
+            self._row_of.pop(sid, None)
+            self.dead += 1
+
+    def _apply(self, store: Store, model: str, paths: set[str], hashes: set[str]) -> None:
+        for path in paths:
+            for row in self._paths.pop(path, []):
+                self._drop(row)
+        if not paths and not hashes:
+            return
+        ids, row_paths, vecs = store.embedding_rows(model, sorted(paths), sorted(hashes))
+        if len(ids) and self.matrix.size and vecs.shape[1] != self.matrix.shape[1]:
+            raise ValueError(f"vector size {vecs.shape[1]} != {self.matrix.shape[1]}")
+        for sid in ids.tolist():  # re-read rows (e.g. new vectors of known symbols) replace old ones
+            row = self._row_of.get(sid)
+            if row is not None:
+                self._drop(row)
+        self._append(ids, row_paths, vecs)
+        if self.dead > max(1024, self.n // 4):
+            self._compact()
+
+    def _append(self, ids: np.ndarray, paths: list[str], vecs: np.ndarray) -> None:
+        if not len(ids):
+            return
+        need = self.n + len(ids)
+        if self.matrix.size == 0 or need > len(self.matrix):  # grow by half: amortised appends
+            cap = max(need, len(self.matrix) * 3 // 2, 256)
+            matrix = np.zeros((cap, vecs.shape[1]), dtype=np.float32)
+            matrix[:self.n] = self.matrix[:self.n]
+            new_ids = np.full(cap, -1, dtype=np.int64)
+            new_ids[:self.n] = self.ids[:self.n]
+            self.matrix, self.ids = matrix, new_ids
+        self.matrix[self.n:need] = vecs
+        self.ids[self.n:need] = ids
+        for row, (sid, path) in enumerate(zip(ids.tolist(), paths), start=self.n):
+            self._paths.setdefault(path, []).append(row)
+            self._row_of[sid] = row
+        self.n = need
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self.ids[:self.n] >= 0)
+        paths = {row: path for path, rows in self._paths.items() for row in rows}
+        self._set(self.ids[keep], [paths[int(r)] for r in keep], self.matrix[keep])
 
     def nearest(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        if self.matrix.size == 0 or query_vec.shape[-1] != self.matrix.shape[1]:
-            return []
-        scores = self.matrix @ query_vec.astype(np.float32).reshape(-1)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(self.ids[i]), float(scores[i])) for i in top]
+        """The `k` rows most similar to `query_vec` (cosine), best first: (symbol id, score)."""
+        with self._lock:
+            if len(self) == 0 or query_vec.shape[-1] != self.matrix.shape[1]:
+                return []
+            scores = self.matrix[:self.n] @ np.asarray(query_vec, dtype=np.float32).reshape(-1)
+            ids = self.ids[:self.n]
+            if self.dead:
+                scores[ids < 0] = -np.inf
+            k = min(k, len(self))
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.argsort(-scores[top])]
+            return [(int(ids[i]), float(scores[i])) for i in top]
 
 
 def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -170,22 +260,32 @@ def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
-def match_text(row: dict, max_chars: int = 400) -> str:
-    """What the matching head sees for a symbol: docstring, then the head of the code (the
-    signature and first lines carry most of the signal; the cost grows with the length)."""
-    doc = f"{row['docstring']}\n" if row.get("docstring") else ""
-    return f"{doc}{row['code']}"[:max_chars]
+# Code tokens the matching head reads per re-ranked candidate: its cost is linear in them, and
+# the signature, docstring and first lines carry most of what a query can match.
+RERANK_CODE_TOKENS = 64
+
+
+def match_text(row: dict, max_chars: int = 320) -> str:
+    """What the matching head sees for a symbol: the first docstring paragraph, then the head of
+    the code (signature and first lines); the runtime cuts it to `RERANK_CODE_TOKENS`."""
+    doc = (row.get("docstring") or "").strip().split("\n\n")[0]
+    return (f"{doc}\n{row['code']}" if doc else row["code"])[:max_chars]
 
 
 def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
                   embed: Callable[[str], np.ndarray] | None,
                   match: Callable[[str, list[str]], np.ndarray] | None,
                   limit: int = 50, candidates: int = 100, rerank_top_k: int = 10) -> list[SearchHit]:
-    """Lexical + semantic retrieval fused by RRF; optional matching-head re-rank of the top-k."""
-    lexical = [sid for sid, _ in store.fts(query, candidates)]
+    """Lexical + semantic retrieval fused by RRF; optional matching-head re-rank of the top-k.
+
+    The lexical query runs on a helper thread while the query is embedded and scored (SQLite,
+    ONNX Runtime and numpy release the GIL), so on two cores the slower of the two sets the time."""
     semantic: list[int] = []
-    if embed is not None and vectors is not None and vectors.matrix.size:
+    lexical_job = None
+    if embed is not None and vectors is not None and len(vectors):
+        lexical_job = _LEXICAL.submit(store.fts, query, candidates)
         semantic = [sid for sid, _ in vectors.nearest(embed(query), candidates)]
+    lexical = [sid for sid, _ in (lexical_job.result() if lexical_job else store.fts(query, candidates))]
     fused = rrf([lst for lst in (lexical, semantic) if lst])
     ids = [sid for sid, _ in fused[: max(limit, rerank_top_k)]]
     rows = store.symbols_by_ids(ids)

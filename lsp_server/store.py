@@ -18,6 +18,7 @@ that is not a valid index of this version is deleted and rebuilt (`Store.rebuilt
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import sqlite3
@@ -66,6 +67,7 @@ class Store:
         self.rebuilt_reason: str | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._stems: dict[str, str] = {}  # query word -> porter stem (FTS vocabulary term)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._open_or_rebuild()
 
@@ -205,15 +207,36 @@ class Store:
 
     def embedding_matrix(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(symbol ids [n], unit vectors float32 [n, d]) for every symbol embedded with `model`."""
-        sql = ("SELECT s.id, e.vector, e.dtype FROM symbols s JOIN embeddings e "
-               "ON e.hash=s.hash AND e.model=? ORDER BY s.id")
-        ids, vecs = [], []
-        for sid, blob, dtype in self.db.execute(sql, [model]):
-            ids.append(sid)
-            vecs.append(blob_to_vector(blob, dtype))
-        if not vecs:
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-        return np.asarray(ids, dtype=np.int64), np.vstack(vecs)
+        ids, _, matrix = self.embedding_rows(model)
+        return ids, matrix
+
+    def embedding_rows(self, model: str, paths: Sequence[str] | None = None,
+                       hashes: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """(symbol ids, their paths, float32 vectors) of the symbols embedded with `model`: all
+        of them, or those in `paths` or with a content hash in `hashes` (either may match)."""
+        sql = ("SELECT s.id, s.path, e.vector, e.dtype, e.dim FROM symbols s JOIN embeddings e "
+               "ON e.hash=s.hash AND e.model=?")
+        params: list = [model]
+        if paths is not None or hashes is not None:
+            conds = []
+            for col, values in (("s.path", paths), ("s.hash", hashes)):
+                if values:
+                    conds.append(f"{col} IN (SELECT value FROM json_each(?))")
+                    params.append(json.dumps(list(values)))
+            if not conds:
+                return np.zeros(0, dtype=np.int64), [], np.zeros((0, 0), dtype=np.float32)
+            sql += " WHERE " + " OR ".join(conds)
+        rows = self.db.execute(sql + " ORDER BY s.id", params).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), [], np.zeros((0, 0), dtype=np.float32)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        kinds = {(r[3], r[4]) for r in rows}
+        if len(kinds) == 1:  # the usual case: one blob, one conversion
+            dtype, dim = kinds.pop()
+            flat = blob_to_vector(b"".join(r[2] for r in rows), dtype)
+            if flat.size == len(rows) * dim:
+                return ids, [r[1] for r in rows], flat.reshape(len(rows), dim)
+        return ids, [r[1] for r in rows], np.vstack([blob_to_vector(r[2], r[3]) for r in rows])
 
     def prune_embeddings(self) -> int:
         """Drop vectors no symbol uses any more."""
@@ -231,19 +254,69 @@ class Store:
             self.db["summaries"].insert({"hash": hash_, "model": model, "text": text}, replace=True)
 
     # -- lexical search ----------------------------------------------------------------------
-    def fts(self, query: str, limit: int = 50) -> list[tuple[int, float]]:
-        """(symbol id, bm25) best first for a natural-language query (terms OR-ed)."""
-        terms = [t for t in re.findall(r"\w+", query.lower()) if t not in _STOP and len(t) > 1]
+    def fts(self, query: str, limit: int = 50,
+            max_postings: int | None = None) -> list[tuple[int, float]]:
+        """(symbol id, bm25) best first for a natural-language query (terms OR-ed).
+
+        BM25 is computed for every row that matches, so a common word ("file", "data") makes
+        the query cost grow with the index. Terms are therefore taken rarest first while their
+        summed document frequencies stay within `max_postings` (default: 2,000 or 3% of the
+        symbols, whichever is more); the rarest term is always kept. Words that match most of a
+        large index carry almost no BM25 weight, and the semantic list covers them."""
+        terms = list(dict.fromkeys(t for t in re.findall(r"\w+", query.lower())
+                                   if t not in _STOP and len(t) > 1))
         if not terms:
             return []
-        match = " OR ".join(f'"{t}"' for t in dict.fromkeys(terms))
-        sql = ("SELECT rowid, bm25(symbols_fts, 8.0, 2.0, 2.0, 1.0, 1.0) AS rank FROM symbols_fts "
-               "WHERE symbols_fts MATCH ? ORDER BY rank LIMIT ?")
         try:
+            if len(terms) > 1:
+                terms = self._budget_terms(terms, max_postings)
+            match = " OR ".join(f'"{t}"' for t in terms)
+            sql = ("SELECT rowid, bm25(symbols_fts, 8.0, 2.0, 2.0, 1.0, 1.0) AS rank FROM symbols_fts "
+                   "WHERE symbols_fts MATCH ? ORDER BY rank LIMIT ?")
             return [(r[0], r[1]) for r in self.db.execute(sql, [match, limit])]
         except sqlite3.OperationalError as exc:
-            log.warning("fts query %r failed: %s", match, exc)
+            log.warning("fts query %r failed: %s", query, exc)
             return []
+
+    def _budget_terms(self, terms: list[str], max_postings: int | None) -> list[str]:
+        """The query terms to match: rarest first within the postings budget (see `fts`)."""
+        conn = self.db.conn
+        if not getattr(self._local, "vocab", False):
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_vocab "
+                         "USING fts5vocab(main, symbols_fts, 'row')")
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_query USING fts5(t, tokenize='porter')")
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_query_terms "
+                         "USING fts5vocab(temp, fts_query, 'instance')")
+            self._local.vocab = True
+        todo = [t for t in terms if t not in self._stems]
+        if todo:  # the index's own tokenizer (porter) gives the stems the vocabulary holds
+            with conn:
+                conn.executemany("INSERT INTO temp.fts_query(rowid, t) VALUES (?, ?)", enumerate(todo))
+                stems = dict(conn.execute("SELECT doc, term FROM temp.fts_query_terms"))
+                conn.execute("DELETE FROM temp.fts_query")
+            if len(self._stems) > 10_000:
+                self._stems.clear()
+            for i, t in enumerate(todo):
+                self._stems[t] = stems.get(i, t)
+        stem = {t: self._stems[t] for t in terms}
+        keys = sorted(set(stem.values()))
+        df = dict(conn.execute(f"SELECT term, doc FROM temp.fts_vocab WHERE term IN "
+                               f"({','.join('?' * len(keys))})", keys))
+        if max_postings is None:
+            max_postings = max(2000, int(0.03 * self._symbol_count()))
+        ranked = sorted(terms, key=lambda t: df.get(stem[t], 0))
+        kept, total = [], 0
+        for t in ranked:
+            n = df.get(stem[t], 0)
+            if kept and total + n > max_postings:
+                break
+            kept.append(t)
+            total += n
+        return kept
+
+    def _symbol_count(self) -> int:
+        row = self.db.execute("SELECT max(rowid) FROM symbols").fetchone()
+        return int(row[0] or 0)
 
 
 _STOP = frozenset("a an the of to in for on and or is are be by with that this it from as at "

@@ -116,12 +116,15 @@ class Runtime:
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
     def load(cls, bundle_dir: str | Path, threads: int | None = None, device: Device = "auto",
-             precision: Precision = "auto", verify: bool = True) -> "Runtime":
+             precision: Precision = "auto", verify: bool = True, spin: bool = False) -> "Runtime":
         """Load and check a bundle; raises `BundleError` naming the faulty file.
 
         `threads` sets ONNX Runtime's intra-op threads (None: its default); `device="auto"`
         uses CUDA when onnxruntime-gpu is installed; `precision="auto"` prefers int8 on CPU.
-        `verify=False` skips the sha256 checks (sizes are always checked).
+        `verify=False` skips the sha256 checks (sizes are always checked). `spin=True` lets
+        ONNX Runtime's idle intra-op threads busy-wait (its default): a little faster on an idle
+        machine, but on a small shared one (2 cores, an editor, a build) the spinning threads
+        slow every call several times over, so it is off unless asked for.
         """
         t0 = time.perf_counter()
         bundle_dir = Path(bundle_dir)
@@ -137,6 +140,8 @@ class Runtime:
         if threads:
             options.intra_op_num_threads = int(threads)
         options.log_severity_level = 3
+        if not spin:  # idle workers sleep: busy-waiting threads steal the cores others need
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sessions: dict[str, ort.InferenceSession] = {}
         for name, entry in manifest["graphs"].items():
             record = entry[chosen]
@@ -227,27 +232,33 @@ class Runtime:
         return self.generate(ex, config)
 
     # ---- matching ---------------------------------------------------------------------------
-    def match_scores(self, text: str, codes: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """P(match) of `text` with each of `codes` (softmax of the matching head, column 1)."""
+    def match_scores(self, text: str, codes: Sequence[str], batch_size: int = 16,
+                     max_code_length: int = 256) -> np.ndarray:
+        """P(match) of `text` with each of `codes` (softmax of the matching head, column 1).
+
+        The text is encoded once; the codes (at most `max_code_length` tokens each, the cost is
+        linear in it) run through the matching graph in length-sorted batches of `batch_size`."""
         if self._matching is None:
             raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no matching head")
         if not codes:
             return np.zeros((0,), dtype=np.float32)
         text = text[:CHARS_PER_TOKEN * 128]
-        pairs = [formats.matching_inputs(self.tokenizer, text, c[:CHARS_PER_TOKEN * 256]) for c in codes]
+        pairs = [formats.matching_inputs(self.tokenizer, text, c[:CHARS_PER_TOKEN * max_code_length],
+                                         max_code_length=max_code_length) for c in codes]
         hidden, mask, _ = self._encode([pairs[0][0]])
         scores = np.zeros(len(codes), dtype=np.float32)
-        for start in range(0, len(codes), max(1, batch_size)):
-            dec = [p[1] for p in pairs[start:start + max(1, batch_size)]]
-            ids, dmask = formats.pad_batch(dec, self.tokenizer.pad_id)  # right padding: causal, safe
-            n = len(dec)
+        order = sorted(range(len(codes)), key=lambda i: len(pairs[i][1]))
+        for start in range(0, len(order), max(1, batch_size)):
+            chunk = order[start:start + max(1, batch_size)]
+            ids, dmask = formats.pad_batch([pairs[i][1] for i in chunk], self.tokenizer.pad_id)  # right padding: causal, safe
+            n = len(chunk)
             logits = self._matching.run(None, {
                 "decoder_input_ids": np.asarray(ids, dtype=np.int64),
                 "decoder_attention_mask": np.asarray(dmask, dtype=np.int64),
                 "encoder_hidden_states": np.repeat(hidden, n, axis=0),
                 "encoder_attention_mask": np.repeat(mask, n, axis=0)})[0].astype(np.float64)
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
-            scores[start:start + n] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+            scores[chunk] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
         return scores
 
 
