@@ -27,7 +27,7 @@ from lsp_server.completion_cache import CompletionCache
 from lsp_server.docstring import Insertion, docstring_edit, documentable_symbol
 from lsp_server.files import FileRules, is_inside
 from lsp_server.hover import HoverTarget, render_markdown, resolve_target
-from lsp_server.indexer import EMBED_TOKENS, Indexer, IndexReport, embedding_key
+from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
                                hybrid_search, is_identifier_query)
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "CODET5P_LSP_CACHE_DIR"
 QUERY_CACHE_SIZE = 256  # natural-language query embeddings kept
+EMBED_POLL_S = 0.5  # how often new symbols are embedded during a scan
 
 
 def cache_dir(configured: str | None = None) -> Path:
@@ -71,6 +72,16 @@ class HoverResult:
     summary: str | None
     latency_ms: float
     range: tuple[int, int, int, int] | None
+
+
+class _AnySet:
+    """A cancel flag that is set when any of the given events is."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
 
 
 def _summary_result(text: str) -> tuple[str | None, str]:
@@ -224,24 +235,49 @@ class Engine:
 
     def index_all(self, cancel: threading.Event | None = None,
                   progress: Callable[[int, int, str], None] | None = None) -> list[IndexReport]:
-        """Scan every root, then embed new symbols in background batches on the model thread."""
+        """Scan every root and embed new symbols in background batches on the model thread.
+
+        Embedding starts while the scan still parses (a helper thread feeds the model thread
+        every `EMBED_POLL_S`), so on two cores parsing and embedding overlap; what is left
+        when the scan ends is embedded with progress reports."""
         self.index_state = "indexing"
         self.emit_status()
         reports = []
         try:
             for ix in self.indexers:
-                report = ix.scan(cancel, progress)
+                scanned = threading.Event()
+                early = [0]
+
+                def embed_while_scanning(ix: Indexer = ix, scanned: threading.Event = scanned,
+                                         early: list[int] = early) -> None:
+                    while not scanned.wait(EMBED_POLL_S):
+                        if cancel is not None and cancel.is_set():
+                            return
+                        try:  # stops at a batch boundary once the scan is over
+                            early[0] += self.embed_pending(ix, _AnySet(cancel, scanned))
+                        except Exception as exc:  # the final pass after the scan retries
+                            log.warning("embedding during the scan failed: %s", exc)
+                            return
+
+                helper = threading.Thread(target=embed_while_scanning, name="codet5p-embed", daemon=True)
+                helper.start()
+                try:
+                    report = ix.scan(cancel, progress)
+                finally:
+                    scanned.set()
+                    helper.join()
+                report.embedded = early[0]
                 for reason in report.skipped[:20]:
                     log.info("not indexed: %s", reason)
                 if not report.cancelled:
-                    report.embedded = self.embed_pending(ix, cancel, progress)
+                    report.embedded += self.embed_pending(ix, cancel, progress)
                 reports.append(report)
         finally:
             self.index_state = "idle"
             self.emit_status()
         return reports
 
-    def embed_pending(self, ix: Indexer, cancel: threading.Event | None = None,
+    def embed_pending(self, ix: Indexer, cancel: CancelFlag | None = None,
                       progress: Callable[[int, int, str], None] | None = None) -> int:
         if self._model_future is not None:
             self._model_future.result()

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections import deque
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -27,6 +27,12 @@ from lsp_server.symbols import extract_symbols
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+class CancelFlag(Protocol):
+    """What cancellation needs: a `threading.Event` or anything with `is_set()`."""
+
+    def is_set(self) -> bool: ...
+
+
 JOURNAL_SIZE = 4096  # change records kept for incremental vector updates
 
 
@@ -203,7 +209,7 @@ class Indexer:
         return report
 
     def embed_missing(self, embed: Callable[[list[str]], np.ndarray], model: str,
-                      batch_size: int = 16, cancel: threading.Event | None = None,
+                      batch_size: int = 16, cancel: CancelFlag | None = None,
                       progress: Progress | None = None) -> int:
         """Embed every symbol content hash without a vector for `model`; returns how many."""
         done = 0

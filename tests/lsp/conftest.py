@@ -60,10 +60,10 @@ class Session:
     def uri(self, rel: str) -> str:
         return (self.root / rel).resolve().as_uri()
 
-    async def wait_status(self, predicate: Callable[[dict], bool], timeout: float = 60) -> dict:
-        """The first `codet5p/status` (past or future) satisfying `predicate`."""
+    async def wait_status(self, predicate: Callable[[dict], bool], timeout: float = 60, start: int = 0) -> dict:
+        """The first `codet5p/status` (past or future, from the `start`-th on) satisfying `predicate`."""
         end = time.monotonic() + timeout
-        seen = 0
+        seen = start
         while True:
             for status in self.statuses[seen:]:
                 if predicate(status):
@@ -76,10 +76,11 @@ class Session:
 
     async def wait_indexed(self, timeout: float = 60) -> dict:
         """Wait for the first full indexing run (with embeddings when a model is ready)."""
-        await self.wait_status(lambda s: s["index"]["state"] == "indexing", timeout)
+        began = await self.wait_status(lambda s: s["index"]["state"] == "indexing", timeout)
+        after = next(i for i, s in enumerate(self.statuses) if s is began) + 1  # not an idle from before
         return await self.wait_status(
             lambda s: s["index"]["state"] == "idle" and s["model"]["state"] not in ("loading", "unloaded"),
-            timeout)
+            timeout, start=after)
 
     async def status(self) -> dict:
         return _plain(await self.client.protocol.send_request_async("codet5p/getStatus", {}))
