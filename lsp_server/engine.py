@@ -100,6 +100,7 @@ class Engine:
         self.model_state = "unloaded"  # unloaded | loading | ready | missing | error
         self.model_message = ""
         self.model_id = ""
+        self.resolved_model_path: Path | None = None  # set by the model thread once resolved
         self._model_future: Future | None = None
         self.indexers: list[Indexer] = []
         self.vectors: dict[Path, VectorIndex] = {}
@@ -118,6 +119,8 @@ class Engine:
 
     # ---- model ------------------------------------------------------------------------------
     def model_path(self) -> Path | None:
+        """The configured bundle, or the shipped default (which may unpack its archive on first
+        use: call this off the event loop)."""
         if self.options.model.path:
             return Path(self.options.model.path).expanduser()
         try:
@@ -140,11 +143,11 @@ class Engine:
         return self.start_model_load().result()
 
     def _load_model(self) -> str:
-        path = self.model_path()
         try:
             from model.runtime import BundleError, Runtime
-        except ImportError as exc:
-            self.model_state, self.model_message = "error", f"cannot import the model runtime: {exc}"
+            path = self.resolved_model_path = self.model_path()
+        except (ImportError, ValueError, OSError) as exc:  # BundleError is a ValueError
+            self.model_state, self.model_message = "error", f"cannot load the model: {exc}"
             self.emit_status()
             return self.model_state
         if path is None or not path.exists():
@@ -185,7 +188,7 @@ class Engine:
         p50 = statistics.median(self._latencies) if self._latencies else None
         return {
             "model": {"state": self.model_state, "message": self.model_message,
-                      "path": str(self.model_path() or ""),
+                      "path": str(self.resolved_model_path or self.options.model.path or ""),
                       "embedding": bool(rt and rt.has_embedding),
                       "matching": bool(rt and rt.has_matching),
                       "decoder": bool(rt and rt.has_decoder)},

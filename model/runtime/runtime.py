@@ -18,6 +18,7 @@ from model import formats
 from model.config import ModelConfig
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import MANIFEST_FILE, check_file, load_manifest, pick_precision
+from model.runtime.packed import default_bundle_dir  # noqa: F401  (re-exported)
 from model.runtime.decoding import DecoderGraphs, StopRules, apply_text_rules, beam_search, greedy
 from model.tokenizer import CodeTokenizer, TokenizerError
 
@@ -29,11 +30,6 @@ CompletionMode = Literal["auto", "fim", "causal"]
 # Inputs are cut to this many characters per token of budget before tokenizing (a BPE token
 # rarely covers more), so a huge file costs no more than a long one.
 CHARS_PER_TOKEN = 16
-
-
-def default_bundle_dir() -> Path:
-    """The shipped default model: `<model package>/default_bundle` (may not exist)."""
-    return Path(__file__).resolve().parent.parent / "default_bundle"
 
 
 # Inputs and outputs the runtime feeds / reads, per graph role.
