@@ -30,7 +30,7 @@ from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
-                               hybrid_search, is_identifier_query)
+                               hybrid_search, is_identifier_query, semantic_search_useful)
 from lsp_server.store import Store
 from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
 
@@ -101,6 +101,7 @@ class Engine:
         self.model_message = ""
         self.model_id = ""
         self.resolved_model_path: Path | None = None  # set by the model thread once resolved
+        self.semantic = True  # False when the bundle's recorded evaluation ranks below BM25
         self._model_future: Future | None = None
         self.indexers: list[Indexer] = []
         self.vectors: dict[Path, VectorIndex] = {}
@@ -162,6 +163,10 @@ class Engine:
                 self.model_id = hashlib.sha1(manifest.encode()).hexdigest()[:16]
                 self.model_state = "ready"
                 self.model_message = f"model loaded from {path}"
+                self.semantic = semantic_search_useful(self.runtime.manifest)
+                if not self.semantic:
+                    self.model_message += ("; its recorded retrieval evaluation ranks below BM25, "
+                                           "so search uses the lexical index only")
             except (BundleError, OSError, ValueError, RuntimeError) as exc:
                 self.model_state, self.model_message = "error", f"model bundle {path} is unusable: {exc}"
             except Exception as exc:  # e.g. an ONNX Runtime error type; the server must keep running
@@ -285,7 +290,7 @@ class Engine:
         if self._model_future is not None:
             self._model_future.result()
         rt = self.runtime
-        if not self.ready or not rt.has_embedding:
+        if not self.ready or not rt.has_embedding or not self.semantic:
             return 0
         size = self.options.index.embed_batch_size
 
@@ -449,7 +454,7 @@ class Engine:
 
     def _hybrid(self, ix: Indexer, query: str, limit: int) -> list[SearchHit]:
         opts = self.options.search
-        rt = self.runtime if self.ready else None
+        rt = self.runtime if self.ready and self.semantic else None
         embed = match = None
         vectors = self.vectors.get(ix.root)
         if rt is not None and rt.has_embedding:

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -302,3 +302,18 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
         head.sort(key=lambda h: -h.score)
         hits = head + hits[rerank_top_k:]
     return hits[:limit]
+
+
+HYBRID_SYSTEM = "codet5p embedding + BM25 (RRF)"
+LEXICAL_SYSTEM = "baseline BM25"
+
+
+def semantic_search_useful(manifest: dict[str, Any]) -> bool:
+    """False when the bundle's own recorded retrieval evaluation (`codet5p-train eval retrieval
+    --baselines --record`) shows its embedding + BM25 hybrid ranking below BM25 alone; True when
+    it does not, or when nothing was recorded."""
+    systems = (manifest.get("evaluation") or {}).get("retrieval", {}).get("systems", {})
+    try:
+        return float(systems[HYBRID_SYSTEM]["mrr"]) >= float(systems[LEXICAL_SYSTEM]["mrr"])
+    except (KeyError, TypeError, ValueError):
+        return True

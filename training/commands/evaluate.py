@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baselines", action="store_true", help="also run the task's baselines")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    parser.add_argument("--record", action="store_true",
+                        help="record the report in the bundle's manifest.json under evaluation.TASK "
+                             "(the server reads it, e.g. to keep a model that ranks worse than BM25 "
+                             "out of hybrid search)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N rows")
     parser.add_argument("--threads", type=int, default=None,
                         help="intra-op threads of the runtime (and of the MiniLM baseline)")
@@ -127,5 +131,18 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    if args.record and args.bundle:
+        record_in_manifest(Path(args.bundle), payload)
     print(json.dumps(payload, indent=2) if args.json else report.table())
     return 0
+
+
+def record_in_manifest(bundle: Path, payload: dict) -> None:
+    """Store `payload` (task, data, n, systems) under `evaluation.<task>` in the bundle manifest."""
+    path = bundle / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("evaluation", {})[payload["task"]] = {
+        key: payload[key] for key in ("data", "n", "systems") if key in payload}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,42 @@
+"""A bundle whose recorded retrieval evaluation ranks below BM25 is kept out of hybrid search."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lsp_server.engine import Engine
+from lsp_server.options import ServerOptions
+from lsp_server.search import HYBRID_SYSTEM, LEXICAL_SYSTEM, semantic_search_useful
+
+
+def _manifest(hybrid: float, bm25: float) -> dict:
+    return {"evaluation": {"retrieval": {"systems": {HYBRID_SYSTEM: {"mrr": hybrid},
+                                                     LEXICAL_SYSTEM: {"mrr": bm25}}}}}
+
+
+def test_gate_rules() -> None:
+    assert semantic_search_useful({}) is True  # nothing recorded: trust the model
+    assert semantic_search_useful(_manifest(0.72, 0.51)) is True
+    assert semantic_search_useful(_manifest(0.17, 0.51)) is False
+    assert semantic_search_useful({"evaluation": {"retrieval": {"systems": {HYBRID_SYSTEM: {}}}}}) is True
+
+
+def test_recorded_evaluation_switches_the_engine_to_lexical(tiny_bundle: Path, tmp_path: Path) -> None:
+    from training.commands.evaluate import record_in_manifest
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in tiny_bundle.iterdir():
+        (bundle / f.name).write_bytes(f.read_bytes())
+    record_in_manifest(bundle, {"task": "retrieval", "n": 3,
+                                "systems": _manifest(0.1, 0.5)["evaluation"]["retrieval"]["systems"]})
+    assert json.loads((bundle / "manifest.json").read_text())["evaluation"]["retrieval"]["n"] == 3
+    options = ServerOptions()
+    options.model.path = str(bundle)
+    options.model.threads = 1
+    engine = Engine(options)
+    try:
+        assert engine.load_model() == "ready"
+        assert engine.semantic is False and "lexical index only" in engine.model_message
+    finally:
+        engine.close()
