@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url";
 import * as path from "node:path";
 import { displayPath, emptyMessage, kindIcon, toPickItems } from "../src/search";
 
-const root = path.resolve("/work/project");
+const root = path.resolve("/srv/project");
 const uri = (rel: string): string => pathToFileURL(path.join(root, rel)).href;
 const range = (line: number) => ({ start: { line, character: 4 }, end: { line: line + 3, character: 0 } });
 
