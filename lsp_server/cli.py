@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -140,21 +140,31 @@ def _read_file(path: Path) -> tuple[str, str] | None:
         return None
 
 
-def cmd_complete(args: argparse.Namespace) -> int:
+_FAILED = object()
+
+
+def _at_position(args: argparse.Namespace, call: Callable[..., Any]) -> Any:
+    """Read FILE, run `call(engine, text, line0, col0, language)`; `_FAILED` after an error line."""
     from lsp_server.textdoc import PositionError
     got = _read_file(args.file)
     if got is None:
-        return 2
+        return _FAILED
     text, language = got
     engine = _engine(args)
     try:
-        result = engine.complete(text, args.line - 1, args.col - 1, language,
-                                 deadline=time.monotonic() + 30)
+        return call(engine, text, args.line - 1, args.col - 1, language)
     except PositionError as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return 2
+        return _FAILED
     finally:
         engine.close()
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    result = _at_position(args, lambda engine, text, line, col, language: engine.complete(
+        text, line, col, language, deadline=time.monotonic() + 30))
+    if result is _FAILED:
+        return 2
     if args.json:
         print(json.dumps({"completion": result.text, "latency_ms": round(result.latency_ms, 1),
                           "source": result.source, "mode": result.mode, "multiline": result.multiline}))
@@ -164,19 +174,10 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_hover(args: argparse.Namespace) -> int:
-    from lsp_server.textdoc import PositionError
-    got = _read_file(args.file)
-    if got is None:
+    result = _at_position(args, lambda engine, text, line, col, language: engine.hover(
+        text, line, col, language, args.file))
+    if result is _FAILED:
         return 2
-    text, language = got
-    engine = _engine(args)
-    try:
-        result = engine.hover(text, args.line - 1, args.col - 1, language, args.file)
-    except PositionError as exc:
-        print(f"error: {args.file}: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        engine.close()
     if result is None:
         print(json.dumps(None) if args.json else "(nothing to describe here)")
         return 0
