@@ -43,6 +43,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
     log_every: int = 10
+    time_budget_s: float = 0.0  # > 0: fit the stage into this many seconds (see training.budget)
+    data_workers: int = 0  # processes that build batches ahead (0 = in the training process)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads (0 = leave torch's default)
 
@@ -109,6 +111,14 @@ class TrainConfig:
                 raise bad(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.lr <= 0 or self.warmup_steps < 0:
             raise bad("lr must be > 0 and warmup_steps >= 0")
+        if self.time_budget_s < 0 or self.data_workers < 0:
+            raise bad("time_budget_s and data_workers must be >= 0")
+        if self.time_budget_s > 0:
+            from training.budget import CALIBRATE_TO
+
+            if self.warmup_steps < CALIBRATE_TO:
+                raise bad(f"a time budget needs warmup_steps >= {CALIBRATE_TO} (the step count is "
+                          f"calibrated during warm-up), got {self.warmup_steps}")
         if len(self.betas) != 2:
             raise bad("betas must have two numbers")
         if self.device not in ("auto", "cpu", "cuda"):

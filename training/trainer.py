@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.batches import BatchPlan, BatchPrefetcher, SampleOrder, step_keys, to_device
+from training.budget import StepBudget
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed
@@ -59,28 +61,14 @@ class TrainModule(nn.Module):
         return total, parts, tokens
 
 
-def lr_at(step: int, config: TrainConfig) -> float:
-    """Linear warm-up to `lr` over `warmup_steps`, then linear decay to 0 at `steps`."""
+def lr_at(step: int, config: TrainConfig, total: int | None = None) -> float:
+    """Linear warm-up to `lr` over `warmup_steps`, then linear decay to 0 at `total` steps
+    (default `config.steps`)."""
+    total = config.steps if total is None else total
     if config.warmup_steps and step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
-    remaining = config.steps - step
-    return config.lr * max(0.0, remaining / max(1, config.steps - config.warmup_steps))
-
-
-class SampleOrder:
-    """Position p of the sample stream -> dataset index, a fresh permutation per epoch."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed = size, seed
-        self._perms: dict[int, np.ndarray] = {}
-
-    def __call__(self, position: int) -> int:
-        epoch, offset = divmod(position, self.size)
-        if epoch not in self._perms:
-            if len(self._perms) > 2:
-                self._perms.clear()
-            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.size)
-        return int(self._perms[epoch][offset])
+    remaining = total - step
+    return config.lr * max(0.0, remaining / max(1, total - config.warmup_steps))
 
 
 def _device(config: TrainConfig) -> torch.device:
@@ -135,7 +123,8 @@ def _optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
         (decay if p.dim() >= 2 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
+    fused = all(p.is_cuda for g in groups for p in g["params"])
+    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas), fused=fused or None)
 
 
 def prepare_run_dir(run_dir: Path, config: TrainConfig, info: DistInfo) -> None:
@@ -177,7 +166,6 @@ def train(config: TrainConfig, run_dir: str | Path, stop_after: int | None = Non
 
 def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistInfo,
            stop_after: int | None) -> TrainResult:
-    from model.modeling import save_model_dir
     from training.objectives import build_objective
 
     prepare_run_dir(run_dir, config, info)
@@ -193,6 +181,28 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
     barrier(info)
     if not info.is_main:  # rank 0 built the caches; the others read them
         data = _load_data(config, {o.kind for o in objectives.values()}, tok, model.model_config, run_dir)
+    names = list(objectives.keys())
+    weights = {n: float(config.objectives[n]) for n in names}
+    probs = np.array([weights[n] for n in names]) / sum(weights.values())
+    plan = BatchPlan(names, probs, config.mixture, config.seed, config.batch_size,
+                     info.world_size * config.grad_accum, objectives, data,
+                     {kind: SampleOrder(len(ds), config.seed) for kind, ds in data.items()})
+    # forked before the objectives move to the GPU: the workers hold CPU copies
+    prefetch = BatchPrefetcher(plan, config.data_workers)
+    try:
+        return _loop(config, run_dir, device, info, stop_after, model, tok, objectives, plan, prefetch)
+    finally:
+        prefetch.close()
+
+
+def _loop(config: TrainConfig, run_dir: Path, device: torch.device, info: DistInfo,
+          stop_after: int | None, model: Any, tok: Any, objectives: nn.ModuleDict, plan: BatchPlan,
+          prefetch: BatchPrefetcher) -> TrainResult:
+    from model.modeling import save_model_dir
+
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     module = TrainModule(model, objectives).to(device)
     optimizer = _optimizer(module, config)
     ckpt_root = run_dir / "checkpoints"
@@ -203,7 +213,8 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
         if state.get("config") != config.to_dict():
             log.warning("%s: config differs from the checkpoint's; continuing with the new one", latest)
         start_step, tokens_seen = int(state["step"]), float(state.get("tokens", 0.0))
-    if start_step >= config.steps:
+    budget = StepBudget(run_dir, config.time_budget_s, config.steps, start_step)
+    if start_step >= budget.steps:
         log.info("%s: already trained to step %d", run_dir, start_step)
     wrapped: nn.Module = module
     if info.enabled:
@@ -211,46 +222,37 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
 
         wrapped = DDP(module, device_ids=[device.index] if device.type == "cuda" else None,
                       find_unused_parameters=True, broadcast_buffers=False)
-    names = list(objectives.keys())
-    weights = {n: float(config.objectives[n]) for n in names}
-    probs = np.array([weights[n] for n in names]) / sum(weights.values())
-    orders = {kind: SampleOrder(len(ds), config.seed) for kind, ds in data.items()}
+    names, weights = plan.names, {n: float(config.objectives[n]) for n in plan.names}
     per_step = info.world_size * config.grad_accum * config.batch_size
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
         else contextlib.nullcontext
-    metrics = MetricsLog(run_dir, config.steps, start_step, enabled=info.is_main)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    metrics = MetricsLog(run_dir, budget.steps, start_step, enabled=info.is_main)
     if info.is_main:
-        log.info("training %s: %d params, %d steps of %d samples, objectives %s, device %s x%d",
-                 config.stage, sum(p.numel() for p in model.parameters()), config.steps, per_step,
-                 weights, device, info.world_size)
+        log.info("training %s: %d params, %s steps of %d samples, objectives %s, device %s x%d%s",
+                 config.stage, sum(p.numel() for p in model.parameters()),
+                 budget.steps if not budget.active or budget.calibrated else f"<= {budget.steps}",
+                 per_step, weights, device, info.world_size,
+                 f", budget {config.time_budget_s:.0f} s" if budget.active else "")
+    batches = prefetch.iterate(step_keys(start_step, lambda: budget.steps, config.grad_accum, info.rank))
     last_loss = float("nan")
     step = start_step
-    while step < config.steps:
-        lr = lr_at(step, config)
+    while step < budget.steps:
+        lr = lr_at(step, config, budget.steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         step_loss, step_tokens = 0.0, 0
         parts_sum: dict[str, float] = {}
         parts_n: dict[str, int] = {}
         for micro in range(config.grad_accum):
-            g = info.rank * config.grad_accum + micro  # global micro-batch index
-            if config.mixture == "sample":
-                chosen = [names[int(np.random.default_rng([config.seed, step, g]).choice(len(names), p=probs))]]
-            else:
-                chosen = names
-            batches = {}
-            for k, name in enumerate(chosen):
-                obj = objectives[name]
-                base = (step * info.world_size * config.grad_accum + g) * config.batch_size
-                samples = [data[obj.kind][orders[obj.kind](base + j)] for j in range(config.batch_size)]
-                batch = obj.build(samples, np.random.default_rng([config.seed, step, g, 1 + names.index(name)]))
-                batches[name] = {key: t.to(device) for key, t in batch.items()}
-            sync = contextlib.nullcontext() if (not info.enabled or micro == config.grad_accum - 1) \
+            chosen, arrays = next(batches)
+            batch_on_device = {name: to_device(a, device) for name, a in arrays.items()}
+            sync_ctx = contextlib.nullcontext() if (not info.enabled or micro == config.grad_accum - 1) \
                 else wrapped.no_sync()
-            with sync:
+            with sync_ctx:
                 with autocast():
-                    loss, parts, n_tok = wrapped(batches, {n: weights[n] if config.mixture == "sum" else 1.0
-                                                           for n in chosen})
+                    loss, parts, n_tok = wrapped(batch_on_device, {n: weights[n] if config.mixture == "sum" else 1.0
+                                                                   for n in chosen})
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"{run_dir}: non-finite loss at step {step} ({parts})")
                 (loss / config.grad_accum).backward()
@@ -264,6 +266,8 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        budget.after_step(step, sync)
+        metrics.total = budget.steps
         loss_all = all_reduce_sum(step_loss, info) / info.world_size
         tokens_all = all_reduce_sum(float(step_tokens), info)
         tokens_seen += tokens_all
@@ -276,10 +280,10 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
                 row[f"loss/{n}"] = s / c
         metrics.record(row)
         last_loss = loss_all
-        if info.is_main and (step % config.log_every == 0 or step == config.steps or step == start_step + 1):
+        if info.is_main and (step % config.log_every == 0 or step == budget.steps or step == start_step + 1):
             metrics.progress(row)
         stopping = stop_after is not None and step >= stop_after
-        if step % config.checkpoint_every == 0 or step == config.steps or stopping:
+        if step % config.checkpoint_every == 0 or step == budget.steps or stopping:
             if info.is_main:
                 save_checkpoint(ckpt_root, step, model, tok, objectives, optimizer,
                                 {"config": config.to_dict(), "tokens": tokens_seen},
@@ -288,12 +292,13 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
             barrier(info)
         if stopping:
             break
+    batches.close()
     final_dir = None
-    if step >= config.steps:
+    if step >= budget.steps:
         final_dir = run_dir / "final"
         if info.is_main:
             model.eval()
-            save_model_dir(model, tok, final_dir, extra={"train_config": config.to_dict(),
+            save_model_dir(model, tok, final_dir, extra={"train_config": config.to_dict(), "steps": step,
                                                          "git_revision": git_revision()})
             metrics.plot()
             (run_dir / "DONE").write_text(json.dumps({"step": step, "loss": last_loss}) + "\n")
