@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import TrainConfig
-from training.recipes import get_recipe
+from training.recipes import first_changed_stage, get_recipe
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,26 @@ def _corpus(recipe: dict[str, Any], out: Path) -> None:
 
 
 def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | None = None,
-               steps_scale: float = 1.0, device: str = "auto") -> dict[str, Any]:
-    """Run recipe `name` in `work`; return paths of what it produced."""
+               steps_scale: float = 1.0, device: str = "auto", ablation: str | None = None,
+               reuse: Path | None = None) -> dict[str, Any]:
+    """Run recipe `name` (with `ablation`, see `training.recipes.ABLATIONS`) in `work`; return
+    paths of what it produced. `steps_scale` multiplies every stage's steps and time budget.
+    With `reuse` (the work directory of a run of the same recipe), the stages an ablation leaves
+    unchanged are taken from there instead of being trained again."""
     from training.data.tokens import train_tokenizer, update_card_tokens
     from training.instruct import build_instructions
     from training.trainer import train
 
-    recipe = get_recipe(name)
+    recipe = get_recipe(name, ablation)
+    changed = first_changed_stage(recipe)
+    stage_names = [s[0] for s in recipe["stages"]]
+    reusable = set(stage_names[:stage_names.index(changed)]) if changed and reuse else set()
+    if reuse is not None and not ablation:
+        raise ValueError("--reuse needs an ablation: a full run has no stage to take from another run")
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"work": str(work)}
+    if ablation:
+        result["ablation"] = recipe["ablation"]
     corpus_dir = corpus or work / "corpus"
     if corpus is None and not (corpus_dir / "DONE").is_file():
         log.info("recipe %s: building the corpus in %s", name, corpus_dir)
@@ -78,15 +89,30 @@ def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | N
         return result
     previous: Path | None = None
     for stage, kind, settings in recipe["stages"]:
+        if stage in reusable:
+            assert reuse is not None
+            if not (reuse / "runs" / stage / "DONE").is_file():
+                raise FileNotFoundError(f"{reuse}: stage {stage} is not finished there, so it cannot be reused")
+            previous = reuse / "runs" / stage / "final"
+            result[stage] = str(previous)
+            result.setdefault("reused", []).append(stage)
+            if until == stage:
+                return result
+            continue
         data = {"chunks": corpus_dir / "files" / "train.jsonl",
                 "pairs": corpus_dir / "pairs" / "train.jsonl",
                 "instructions": work / "instruct" / "train.jsonl"}[kind]
+        if kind == "instructions" and not data.is_file() and reuse is not None \
+                and (reuse / "instruct" / "train.jsonl").is_file():
+            data = reuse / "instruct" / "train.jsonl"
         if kind == "instructions" and not data.is_file():
             spec = recipe["instructions"]
             build_instructions(corpus_dir / "pairs" / "train.jsonl", data, ngram=spec["ngram"],
                                max_examples=spec["max_examples"])
         settings = dict(settings)
         settings["steps"] = max(1, int(round(settings["steps"] * steps_scale)))
+        if settings.get("time_budget_s"):
+            settings["time_budget_s"] = float(settings["time_budget_s"]) * steps_scale
         settings["warmup_steps"] = min(settings.get("warmup_steps", 0), settings["steps"] // 2)
         cfg = TrainConfig.from_dict({
             **settings, "stage": stage, "model": recipe["model"], "data": str(data),

@@ -3,8 +3,14 @@
 
 `tiny` runs on the fixtures in `tests/training/fixtures/corpus` in a few minutes; `small` is
 sized for a 2-core CPU (the `small` model config, ~17M parameters) and runs unchanged, faster, on
-a CUDA GPU. Stage settings are `TrainConfig` fields; `data`, `tokenizer` and `init_from` are
-filled in by `training.pipeline`.
+a CUDA GPU; `small-gpu` trains the same model for a fixed GPU time (about 6 minutes on one
+H100): larger batches, each stage given a wall-clock budget from which its step count is
+calibrated (`training.budget`), batches built by worker processes. Stage settings are
+`TrainConfig` fields; `data`, `tokenizer` and `init_from` are filled in by `training.pipeline`.
+
+`ABLATIONS` are the paper's two, applied to any recipe: `no-clm` drops the causal LM objectives
+from stage 1, `no-matching` drops the matching objective from stage 2. Every stage before the
+changed one is unchanged, so an ablation run can reuse those stages from the full run.
 """
 from __future__ import annotations
 
@@ -74,7 +80,56 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def get_recipe(name: str) -> dict[str, Any]:
+def _gpu_stage(settings: dict[str, Any], budget_s: float, workers: int) -> dict[str, Any]:
+    return {**settings, "steps": 1_000_000, "time_budget_s": budget_s, "data_workers": workers,
+            "checkpoint_every": 1_000_000, "keep_checkpoints": 1, "log_every": 50}
+
+
+_CHUNKS = {"chunk_length": 256, "batch_size": 128, "lr": 1e-3}
+RECIPES["small-gpu"] = {
+    **{k: v for k, v in RECIPES["small"].items() if k != "stages"},
+    "stages": [
+        ("stage1_denoise", "chunks", _gpu_stage({"objectives": {"denoise": 1.0}, **_CHUNKS,
+                                                 "objective_args": {"denoise": {"fim_rate": 0.25}},
+                                                 "warmup_steps": 50}, 20, 5)),
+        ("stage1", "chunks", _gpu_stage({"objectives": STAGE1_OBJECTIVES, **_CHUNKS,
+                                         "objective_args": {"denoise": {"fim_rate": 0.25}},
+                                         "warmup_steps": 200}, 170, 5)),
+        ("stage2", "pairs", _gpu_stage({"objectives": STAGE2_OBJECTIVES, "mixture": "sum",
+                                        "objective_args": {"contrastive": {"queue_size": 4096}},
+                                        "batch_size": 64, "lr": 3e-4, "warmup_steps": 50}, 110, 6)),
+        ("instruct", "instructions", _gpu_stage({"objectives": {"instruct": 1.0}, "batch_size": 64,
+                                                 "lr": 2e-4, "warmup_steps": 30}, 60, 5)),
+    ],
+    "threads": 4,
+}
+
+# ablation -> (stage it changes, objectives that stage loses)
+ABLATIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "no-clm": ("stage1", ("seq2seq_clm", "decoder_clm")),
+    "no-matching": ("stage2", ("matching",)),
+}
+
+
+def get_recipe(name: str, ablation: str | None = None) -> dict[str, Any]:
+    """A copy of recipe `name`, with `ablation` (a key of `ABLATIONS`) applied."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; known: {', '.join(sorted(RECIPES))}")
-    return copy.deepcopy(RECIPES[name])
+    recipe = copy.deepcopy(RECIPES[name])
+    if ablation is None:
+        return recipe
+    if ablation not in ABLATIONS:
+        raise ValueError(f"unknown ablation {ablation!r}; known: {', '.join(sorted(ABLATIONS))}")
+    stage, dropped = ABLATIONS[ablation]
+    for name_, _kind, settings in recipe["stages"]:
+        if name_ == stage:
+            settings["objectives"] = {k: v for k, v in settings["objectives"].items() if k not in dropped}
+            settings["objective_args"] = {k: v for k, v in settings.get("objective_args", {}).items()
+                                          if k not in dropped}
+    recipe["ablation"] = {"name": ablation, "changes": stage, "drops": list(dropped)}
+    return recipe
+
+
+def first_changed_stage(recipe: dict[str, Any]) -> str | None:
+    """The first stage an ablation changes (None for the full recipe)."""
+    return recipe.get("ablation", {}).get("changes")

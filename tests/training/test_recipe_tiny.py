@@ -39,3 +39,15 @@ def test_tiny_recipe_to_runtime(tmp_path):
     t0 = time.perf_counter()
     again = run_recipe("tiny", work, device="cpu")  # everything is done: resumes to a no-op
     assert again["bundle"] == result["bundle"] and time.perf_counter() - t0 < 20
+
+    # the paper's ablations: stages before the changed one come from the full run
+    no_match = run_recipe("tiny", tmp_path / "no-matching", corpus=work / "corpus", device="cpu",
+                          ablation="no-matching", reuse=work, until="stage2")
+    assert no_match["reused"] == ["stage1_denoise", "stage1"] and no_match["stage1"] == result["stage1"]
+    rows = [json.loads(l) for l in (tmp_path / "no-matching" / "runs" / "stage2" / "metrics.jsonl").read_text().splitlines()]
+    assert "loss/contrastive" in rows[-1] and not any("loss/matching" in r for r in rows)
+    no_clm = run_recipe("tiny", tmp_path / "no-clm", corpus=work / "corpus", device="cpu",
+                        ablation="no-clm", reuse=work, until="stage1")
+    assert no_clm["reused"] == ["stage1_denoise"]
+    rows = [json.loads(l) for l in (tmp_path / "no-clm" / "runs" / "stage1" / "metrics.jsonl").read_text().splitlines()]
+    assert {k for r in rows for k in r if k.startswith("loss/")} == {"loss/denoise"}

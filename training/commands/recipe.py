@@ -17,7 +17,7 @@ NAME = "recipe"
 HELP = "run corpus -> tokenizer -> stage 1 -> stage 2 -> instruct -> export, resumably"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from training.recipes import RECIPES
+    from training.recipes import ABLATIONS, RECIPES
 
     parser.add_argument("name", choices=sorted(RECIPES), help="recipe (tiny: fixtures, minutes; small: this machine)")
     parser.add_argument("--work", type=Path, default=None,
@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this step: corpus, tokenizer, a stage name, or stages")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="training device")
+    parser.add_argument("--ablation", default=None, choices=sorted(ABLATIONS),
+                        help="run the recipe without one objective (no-clm: stage 1 without the causal LMs; "
+                             "no-matching: stage 2 without matching)")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="with --ablation: the work directory of the full run, whose stages before the "
+                             "changed one are reused")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from training.data.datasets import DataError
     from training.pipeline import run_recipe
 
-    work = args.work or runs_root() / f"recipe-{args.name}"
+    suffix = f"-{args.ablation}" if args.ablation else ""
+    work = args.work or runs_root() / f"recipe-{args.name}{suffix}"
     try:
         result = run_recipe(args.name, work, corpus=args.corpus, until=args.until,
-                            steps_scale=args.steps_scale, device=args.device)
+                            steps_scale=args.steps_scale, device=args.device, ablation=args.ablation,
+                            reuse=args.reuse)
     except (ConfigError, CheckpointError, DataError, FileNotFoundError, ValueError) as exc:
         print(f"codet5p-train recipe: error: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -106,7 +107,9 @@ class TokenChunks:
             raise DataError(f"{files_jsonl}: no chunk of at least {min_length} tokens")
         tokens = torch.from_numpy(np.concatenate(flat))
         offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-        if cache is not None:
+        if cache is not None:  # written whole, then renamed: a concurrent reader never sees half
             cache.parent.mkdir(parents=True, exist_ok=True)
-            save_file({"tokens": tokens, "offsets": offsets}, str(cache))
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            save_file({"tokens": tokens, "offsets": offsets}, str(tmp))
+            os.replace(tmp, cache)
         return cls(tokens, offsets)

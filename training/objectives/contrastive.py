@@ -84,8 +84,8 @@ class TextCodeContrastive(Objective):
     def _momentum_update(self, model: Any) -> None:
         online = list(model.encoder.parameters()) + list(model.proj.parameters())
         target = list(self.m_encoder.parameters()) + list(self.m_proj.parameters())
-        for o, t in zip(online, target):
-            t.mul_(self.momentum).add_(o.detach(), alpha=1 - self.momentum)
+        torch._foreach_mul_(target, self.momentum)
+        torch._foreach_add_(target, [o.detach() for o in online], alpha=1 - self.momentum)
 
     @torch.no_grad()
     def _momentum_embed(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
