@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="humaneval: JSONL of {task_id, completion} samples to score (any n per task)")
     parser.add_argument("--workers", type=int, default=2, help="humaneval: parallel sandboxes")
     parser.add_argument("--model-dir", type=Path, default=None,
-                        help="humaneval: torch model directory to sample --n-samples programs per problem from")
+                        help="a trained (torch) model directory instead of a bundle: retrieval scores it "
+                             "with torch (on --device); humaneval samples --n-samples programs per problem")
     parser.add_argument("--n-samples", type=int, default=10, help="humaneval: samples per problem (--model-dir)")
     parser.add_argument("--temperature", type=float, default=0.8, help="humaneval: sampling temperature")
     parser.add_argument("--top-p", type=float, default=0.95, help="humaneval: nucleus sampling mass")
@@ -73,8 +74,12 @@ def evaluate(args: argparse.Namespace):
 
     if args.limit is not None and args.limit < 1:
         raise DataError("--limit must be at least 1")
+    if args.model_dir is not None and args.task in ("summarize", "complete"):
+        raise DataError(f"--model-dir is for retrieval and humaneval; export a bundle to evaluate {args.task}")
+    if args.bundle is not None and args.model_dir is not None and args.task == "retrieval":
+        raise DataError("give either --bundle or --model-dir, not both")
     if args.bundle is None and not args.baselines and not (
-            args.task == "humaneval" and (args.samples or args.model_dir)):
+            args.task in ("humaneval", "retrieval") and (args.samples or args.model_dir)):
         raise DataError("nothing to evaluate: give --bundle DIR and/or --baselines")
     if args.data is None and args.task != "humaneval":
         raise DataError(f"{args.task} needs --data FILE")
@@ -85,6 +90,10 @@ def evaluate(args: argparse.Namespace):
     if args.task == "retrieval":
         from training.eval.retrieval import evaluate_retrieval
 
+        if args.model_dir is not None:
+            from training.eval.torch_runtime import TorchRuntime
+
+            runtime = TorchRuntime(args.model_dir, args.device)
         return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data),
                                   threads=args.threads)
     if args.task == "summarize":
