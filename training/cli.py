@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "recipe": "recipe",
     "export": "export",
     "eval": "evaluate",
+    "transfer": "transfer",
 }
 
 HELP: dict[str, str] = {
@@ -31,6 +32,7 @@ HELP: dict[str, str] = {
     "recipe": "run corpus -> tokenizer -> stage 1 -> stage 2 -> instruct -> export, resumably",
     "export": "export a checkpoint to an ONNX bundle with parity check",
     "eval": "evaluate a bundle (retrieval, summarize, complete, humaneval)",
+    "transfer": "pack a model directory into size-capped parts, or unpack such parts",
 }
 
 
