@@ -1,13 +1,12 @@
-"""Fit a training stage into a wall-clock budget by calibrating its step count.
+"""Fit a training stage into a wall-clock budget.
 
-With `time_budget_s` > 0 a stage's `steps` is an upper bound. Steps `CALIBRATE_FROM` to
-`CALIBRATE_TO` (counted from the run's start, so the first, slow CUDA steps are left out) are
-timed; the stage then runs as many steps as fit in what is left of the budget, and that number
-is written to `budget.json` in the run directory, so a resumed run keeps it and the run can be
-repeated exactly with `steps` set to it. Calibration ends inside the warm-up (the config
-requires `warmup_steps` >= `CALIBRATE_TO`), so the learning rate of every step taken before the
-step count is known does not depend on it. A stage still running at `HARD_STOP` times its budget
-(a machine that slowed down) ends at once, with its final model saved.
+With `time_budget_s` > 0 a stage's `steps` is only an upper bound. After the step-based warm-up,
+the learning rate decays linearly with *time* and reaches 0 when the budget is spent, which ends
+the stage. A step count calibrated once would be wrong as soon as the machine's load changes (as
+it does when other runs share the GPU); a clock-driven decay always ends on time and always
+decays fully. The number of steps taken, the warm-up time and the mean step time are written to
+`budget.json` in the run directory, so the run can be repeated with a fixed `steps` of that
+size. An interrupted budgeted stage that resumes from a checkpoint gets the whole budget again.
 """
 from __future__ import annotations
 
@@ -15,16 +14,14 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
-CALIBRATE_FROM = 5
-CALIBRATE_TO = 25
-HARD_STOP = 1.25
-
 
 class StepBudget:
-    """Tracks one stage's clock; `steps` is the current step count of the run."""
+    """The step count and learning rate of one stage; `steps` shrinks to the step at which the
+    budget ran out."""
 
     def __init__(self, run_dir: Path, budget_s: float, max_steps: int, start_step: int) -> None:
         self.path = run_dir / "budget.json"
@@ -32,41 +29,38 @@ class StepBudget:
         self.steps = max_steps
         self.start_step = start_step
         self.t0 = time.monotonic()
-        self._t_from: float | None = None
-        self.calibrated = budget_s <= 0
-        if budget_s > 0 and self.path.is_file():
-            saved = json.loads(self.path.read_text())
-            self.steps = min(max_steps, int(saved["steps"]))
-            self.calibrated = True
+        self.t_warm: float | None = None
 
     @property
     def active(self) -> bool:
         return self.budget_s > 0
 
-    def after_step(self, step: int, sync: callable = lambda: None) -> None:
-        """Call after `step` (1-based count of finished steps); may change `self.steps`."""
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def lr(self, step: int, config: Any, schedule: Callable[[int, Any, int], float]) -> float:
+        """Learning rate of `step`: `schedule(step, config, steps)` without a budget; with one,
+        linear warm-up over `config.warmup_steps`, then linear decay to 0 at the budget's end."""
         if not self.active:
+            return schedule(step, config, self.steps)
+        if config.warmup_steps and step < config.warmup_steps:
+            return config.lr * (step + 1) / config.warmup_steps
+        if self.t_warm is None:
+            self.t_warm = self.elapsed()
+        span = max(1e-6, self.budget_s - self.t_warm)
+        return config.lr * max(0.0, (self.budget_s - self.elapsed()) / span)
+
+    def after_step(self, step: int, sync: Callable[[], None] = lambda: None) -> None:
+        """Call after `step` (count of finished steps); ends the stage once the budget is spent."""
+        if not self.active or step >= self.steps:
             return
-        done = step - self.start_step
-        if not self.calibrated and done == CALIBRATE_FROM:
+        if self.elapsed() >= self.budget_s:
             sync()
-            self._t_from = time.monotonic()
-        elif not self.calibrated and done == CALIBRATE_TO and self._t_from is not None:
-            sync()
-            now = time.monotonic()
-            per_step = (now - self._t_from) / (CALIBRATE_TO - CALIBRATE_FROM)
-            left = self.budget_s - (now - self.t0)
-            fit = step + max(0, int(left / per_step))
-            self.steps = max(step, min(self.steps, fit))
-            self.calibrated = True
-            record = {"steps": self.steps, "seconds_per_step": per_step, "budget_s": self.budget_s,
-                      "calibrated_at_step": step, "elapsed_s": now - self.t0}
-            self.path.write_text(json.dumps(record, indent=2) + "\n")
-            log.info("time budget %.0f s: %.3f s/step -> %d steps", self.budget_s, per_step, self.steps)
-        if self.calibrated and step < self.steps and time.monotonic() - self.t0 > HARD_STOP * self.budget_s:
-            log.warning("stage over %.0f%% of its %.0f s budget at step %d of %d: ending it now",
-                        HARD_STOP * 100, self.budget_s, step, self.steps)
+            elapsed = self.elapsed()
             self.steps = step
-            data = json.loads(self.path.read_text()) if self.path.is_file() else {}
-            data.update({"steps": step, "hard_stop": True})
-            self.path.write_text(json.dumps(data, indent=2) + "\n")
+            record = {"steps": step, "budget_s": self.budget_s, "elapsed_s": elapsed,
+                      "warmup_s": self.t_warm, "start_step": self.start_step,
+                      "seconds_per_step": elapsed / max(1, step - self.start_step)}
+            self.path.write_text(json.dumps(record, indent=2) + "\n")
+            log.info("time budget %.0f s spent: %d steps (%.3f s/step)", self.budget_s, step,
+                     record["seconds_per_step"])

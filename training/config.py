@@ -26,6 +26,9 @@ class TrainConfig:
     init_from: str = ""  # model directory to start from ("" = fresh weights)
     tokenizer: str = ""  # tokenizer.json (required for fresh weights)
     data: str = ""  # stage1: files JSONL; stage2: pairs JSONL; instruct: instructions JSONL
+    # sample kind (chunks / pairs / instructions) -> data file, for objectives whose kind is not
+    # the stage's own (e.g. replaying stage-1 objectives while instruction tuning)
+    data_for: dict[str, str] = field(default_factory=dict)
     objectives: dict[str, float] = field(default_factory=lambda: {"denoise": 1.0})
     objective_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     mixture: str = "sample"  # "sample": one objective per micro-batch by weight; "sum": weighted sum
@@ -100,6 +103,9 @@ class TrainConfig:
                 raise bad(f"objective {name!r} weight must be a number >= 0, got {weight!r}")
         if sum(self.objectives.values()) <= 0:
             raise bad("objective weights sum to 0")
+        for kind in self.data_for:
+            if kind not in ("chunks", "pairs", "instructions"):
+                raise bad(f"data_for: unknown sample kind {kind!r}; known: chunks, instructions, pairs")
         for name in self.objective_args:
             if name not in self.objectives:
                 raise bad(f"objective_args names {name!r}, which is not in objectives")
@@ -113,12 +119,6 @@ class TrainConfig:
             raise bad("lr must be > 0 and warmup_steps >= 0")
         if self.time_budget_s < 0 or self.data_workers < 0:
             raise bad("time_budget_s and data_workers must be >= 0")
-        if self.time_budget_s > 0:
-            from training.budget import CALIBRATE_TO
-
-            if self.warmup_steps < CALIBRATE_TO:
-                raise bad(f"a time budget needs warmup_steps >= {CALIBRATE_TO} (the step count is "
-                          f"calibrated during warm-up), got {self.warmup_steps}")
         if len(self.betas) != 2:
             raise bad("betas must have two numbers")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -116,6 +116,8 @@ def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | N
         settings["warmup_steps"] = min(settings.get("warmup_steps", 0), settings["steps"] // 2)
         cfg = TrainConfig.from_dict({
             **settings, "stage": stage, "model": recipe["model"], "data": str(data),
+            "data_for": {"chunks": str(corpus_dir / "files" / "train.jsonl"),
+                         "pairs": str(corpus_dir / "pairs" / "train.jsonl"), kind: str(data)},
             "tokenizer": str(tok_dir / "tokenizer.json"),
             "init_from": str(previous) if previous else "", "device": device,
             "threads": recipe.get("threads", 0)}, source=f"recipe {name}/{stage}")

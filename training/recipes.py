@@ -3,10 +3,13 @@
 
 `tiny` runs on the fixtures in `tests/training/fixtures/corpus` in a few minutes; `small` is
 sized for a 2-core CPU (the `small` model config, ~17M parameters) and runs unchanged, faster, on
-a CUDA GPU; `small-gpu` trains the same model for a fixed GPU time (about 6 minutes on one
+a CUDA GPU; `small-gpu` trains the same model for a fixed GPU time (400 s of training on one
 H100): larger batches, each stage given a wall-clock budget from which its step count is
 calibrated (`training.budget`), batches built by worker processes. Stage settings are
 `TrainConfig` fields; `data`, `tokenizer` and `init_from` are filled in by `training.pipeline`.
+
+`small-gpu`'s instruction stage also replays the earlier objectives (`INSTRUCT_WITH_REPLAY`), so
+the shipped model does not trade completion, summaries and search for instruction following.
 
 `ABLATIONS` are the paper's two, applied to any recipe: `no-clm` drops the causal LM objectives
 from stage 1, `no-matching` drops the matching objective from stage 2. Every stage before the
@@ -22,6 +25,10 @@ FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "training" / "fixture
 
 STAGE1_OBJECTIVES = {"denoise": 1.0, "seq2seq_clm": 1.0, "decoder_clm": 1.0}
 STAGE2_OBJECTIVES = {"contrastive": 1.0, "matching": 1.0, "text2code": 1.0, "code2text": 1.0}
+# instruction tuning that keeps the server's abilities: each micro-batch is an instruction batch
+# or a replay of a stage-1 / stage-2 objective (completion, FIM, summaries, search)
+INSTRUCT_WITH_REPLAY = {"instruct": 0.4, "decoder_clm": 0.2, "denoise": 0.1, "code2text": 0.1,
+                        "contrastive": 0.1, "matching": 0.1}
 
 RECIPES: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -43,7 +50,8 @@ RECIPES: dict[str, dict[str, Any]] = {
                                  "objective_args": {"contrastive": {"queue_size": 16}},
                                  "steps": 15, "batch_size": 4, "lr": 1e-3, "warmup_steps": 2,
                                  "checkpoint_every": 15, "log_every": 5}),
-            ("instruct", "instructions", {"objectives": {"instruct": 1.0}, "steps": 10, "batch_size": 4,
+            ("instruct", "instructions", {"objectives": {"instruct": 0.6, "decoder_clm": 0.2, "code2text": 0.2},
+                                          "steps": 10, "batch_size": 4, "chunk_length": 128,
                                           "lr": 5e-4, "warmup_steps": 1, "checkpoint_every": 10,
                                           "log_every": 5}),
         ],
@@ -91,17 +99,20 @@ RECIPES["small-gpu"] = {
     "stages": [
         ("stage1_denoise", "chunks", _gpu_stage({"objectives": {"denoise": 1.0}, **_CHUNKS,
                                                  "objective_args": {"denoise": {"fim_rate": 0.25}},
-                                                 "warmup_steps": 50}, 20, 5)),
+                                                 "warmup_steps": 50}, 20, 4)),
         ("stage1", "chunks", _gpu_stage({"objectives": STAGE1_OBJECTIVES, **_CHUNKS,
                                          "objective_args": {"denoise": {"fim_rate": 0.25}},
-                                         "warmup_steps": 200}, 170, 5)),
+                                         "warmup_steps": 200}, 190, 4)),
         ("stage2", "pairs", _gpu_stage({"objectives": STAGE2_OBJECTIVES, "mixture": "sum",
                                         "objective_args": {"contrastive": {"queue_size": 4096}},
-                                        "batch_size": 64, "lr": 3e-4, "warmup_steps": 50}, 110, 6)),
-        ("instruct", "instructions", _gpu_stage({"objectives": {"instruct": 1.0}, "batch_size": 64,
-                                                 "lr": 2e-4, "warmup_steps": 30}, 60, 5)),
+                                        "batch_size": 64, "lr": 3e-4, "warmup_steps": 50}, 110, 5)),
+        ("instruct", "instructions", _gpu_stage({"objectives": INSTRUCT_WITH_REPLAY, "batch_size": 64,
+                                                 "objective_args": {"denoise": {"fim_rate": 0.5},
+                                                                    "contrastive": {"queue_size": 4096}},
+                                                 "chunk_length": 256, "lr": 2e-4, "warmup_steps": 30},
+                                                80, 5)),
     ],
-    "threads": 4,
+    "threads": 2,
 }
 
 # ablation -> (stage it changes, objectives that stage loses)

@@ -97,8 +97,8 @@ def _load_data(config: TrainConfig, kinds: set[str], tok: Any, model_cfg: Any, r
     from training.data.datasets import TokenChunks, load_rows
 
     data: dict[str, Sequence[Any]] = {}
-    path = Path(config.data)
     for kind in kinds:
+        path = Path(config.data_for.get(kind, config.data))
         if kind == "chunks":
             length = config.chunk_length or model_cfg.max_source_length - 1
             # shared by the stages of a recipe: keyed by tokenizer, data file and chunking
@@ -231,14 +231,14 @@ def _loop(config: TrainConfig, run_dir: Path, device: torch.device, info: DistIn
     if info.is_main:
         log.info("training %s: %d params, %s steps of %d samples, objectives %s, device %s x%d%s",
                  config.stage, sum(p.numel() for p in model.parameters()),
-                 budget.steps if not budget.active or budget.calibrated else f"<= {budget.steps}",
+                 budget.steps if not budget.active else f"<= {budget.steps}",
                  per_step, weights, device, info.world_size,
                  f", budget {config.time_budget_s:.0f} s" if budget.active else "")
     batches = prefetch.iterate(step_keys(start_step, lambda: budget.steps, config.grad_accum, info.rank))
     last_loss = float("nan")
     step = start_step
     while step < budget.steps:
-        lr = lr_at(step, config, budget.steps)
+        lr = budget.lr(step, config, lr_at)
         for group in optimizer.param_groups:
             group["lr"] = lr
         step_loss, step_tokens = 0.0, 0

@@ -20,6 +20,12 @@ def test_tiny_recipe_to_runtime(tmp_path):
         assert (work / "runs" / stage / "loss.png").is_file()
     stage1 = [json.loads(l) for l in (work / "runs" / "stage1" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss/denoise", "loss/seq2seq_clm", "loss/decoder_clm"} <= {k for r in stage1 for k in r}
+    instruct = [json.loads(l) for l in (work / "runs" / "instruct" / "metrics.jsonl").read_text().splitlines()]
+    replayed = {k for r in instruct for k in r if k.startswith("loss/")}
+    assert "loss/instruct" in replayed and len(replayed) >= 2
+    assert replayed <= {"loss/instruct", "loss/decoder_clm", "loss/code2text"}
+    assert json.loads((work / "runs" / "instruct" / "resolved_config.json").read_text())["data_for"]["chunks"].endswith(
+        "files/train.jsonl")  # the replayed stage-1 objective reads the corpus files
     instr = (work / "instruct" / "train.jsonl").read_text().splitlines()
     assert len(instr) > 10
 
