@@ -99,7 +99,7 @@ class TextCodeContrastive(Objective):
         if size == 0:
             return
         n = min(text_keys.size(0), size)
-        idx = (int(self.queue_ptr) + torch.arange(n)) % size
+        idx = (int(self.queue_ptr) + torch.arange(n, device=self.text_queue.device)) % size
         self.text_queue[idx] = text_keys[-n:].to(self.text_queue.dtype)
         self.code_queue[idx] = code_keys[-n:].to(self.code_queue.dtype)
         self.queue_ptr.fill_((int(self.queue_ptr) + n) % size)

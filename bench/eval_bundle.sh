@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Evaluate a bundle on the held-out sets, each task with its baselines in the same run, and save
+# the JSON reports (the numbers in model/MODEL_CARD.md come from here).
+#
+#   usage: bash bench/eval_bundle.sh BUNDLE HELDOUT_DIR OUT_DIR [TASK...]
+#
+# HELDOUT_DIR is `<corpus>/heldout` from `codet5p-train corpus`; TASKs default to
+# retrieval summarize complete humaneval. Retrieval is also recorded in the bundle's manifest
+# (the server reads it). Runs on the CPU with one runtime thread, like the server on a laptop.
+set -euo pipefail
+BUNDLE=${1:?usage: bench/eval_bundle.sh BUNDLE HELDOUT_DIR OUT_DIR [TASK...]}
+HELDOUT=${2:?heldout dir}
+OUT=${3:?output dir}
+shift 3
+TASKS=${*:-retrieval summarize complete humaneval}
+PY=${PYTHON:-python}
+mkdir -p "$OUT"
+for task in $TASKS; do
+  case $task in
+    retrieval) extra=(--data "$HELDOUT/retrieval.jsonl" --baselines --record) ;;
+    summarize) extra=(--data "$HELDOUT/summarize.jsonl" --baselines) ;;
+    complete) extra=(--data "$HELDOUT/complete.jsonl" --baselines) ;;
+    humaneval) extra=() ;;
+    *) echo "unknown task $task" >&2; exit 2 ;;
+  esac
+  echo "== $task"
+  "$PY" -m training.cli eval "$task" --bundle "$BUNDLE" "${extra[@]}" --threads 1 --out "$OUT/$task.json"
+done
