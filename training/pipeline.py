@@ -40,11 +40,12 @@ def _corpus(recipe: dict[str, Any], out: Path) -> None:
 
 def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | None = None,
                steps_scale: float = 1.0, device: str = "auto", ablation: str | None = None,
-               reuse: Path | None = None) -> dict[str, Any]:
+               reuse: Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run recipe `name` (with `ablation`, see `training.recipes.ABLATIONS`) in `work`; return
     paths of what it produced. `steps_scale` multiplies every stage's steps and time budget.
     With `reuse` (the work directory of a run of the same recipe), the stages an ablation leaves
-    unchanged are taken from there instead of being trained again."""
+    unchanged are taken from there instead of being trained again. `overrides` replace training
+    config fields in every stage."""
     from training.data.tokens import train_tokenizer, update_card_tokens
     from training.instruct import build_instructions
     from training.trainer import train
@@ -109,7 +110,7 @@ def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | N
             spec = recipe["instructions"]
             build_instructions(corpus_dir / "pairs" / "train.jsonl", data, ngram=spec["ngram"],
                                max_examples=spec["max_examples"])
-        settings = dict(settings)
+        settings = {**settings, **(overrides or {})}
         settings["steps"] = max(1, int(round(settings["steps"] * steps_scale)))
         if settings.get("time_budget_s"):
             settings["time_budget_s"] = float(settings["time_budget_s"]) * steps_scale

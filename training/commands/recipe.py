@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop after this step: corpus, tokenizer, a stage name, or stages")
     parser.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage's steps")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="training device")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a training config field in every stage; VALUE is JSON "
+                             "(e.g. batch_size=8 on a machine with less memory)")
     parser.add_argument("--ablation", default=None, choices=sorted(ABLATIONS),
                         help="run the recipe without one objective (no-clm: stage 1 without the causal LMs; "
                              "no-matching: stage 2 without matching)")
@@ -44,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
     suffix = f"-{args.ablation}" if args.ablation else ""
     work = args.work or runs_root() / f"recipe-{args.name}{suffix}"
+    from training.commands.pretrain import parse_overrides
+
     try:
         result = run_recipe(args.name, work, corpus=args.corpus, until=args.until,
                             steps_scale=args.steps_scale, device=args.device, ablation=args.ablation,
-                            reuse=args.reuse)
+                            reuse=args.reuse, overrides=parse_overrides(args.set))
     except (ConfigError, CheckpointError, DataError, FileNotFoundError, ValueError) as exc:
         print(f"codet5p-train recipe: error: {exc}", file=sys.stderr)
         return 1

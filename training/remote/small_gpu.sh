@@ -22,6 +22,7 @@ W=${WORK:-/tmp/codet5p-gpu}
 RECIPE=${RECIPE:-small-gpu}  # RECIPE=tiny DEVICE=cpu: a dry run of this script on a laptop
 DEVICE=${DEVICE:-cuda}
 STEPS_SCALE=${STEPS_SCALE:-1}  # scales every stage's time budget
+SETS=(); for kv in ${RECIPE_SET:-}; do SETS+=(--set "$kv"); done  # e.g. RECIPE_SET="batch_size=8"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 T0=$(date +%s)
 say() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
@@ -35,7 +36,8 @@ if [ -n "$WHEELS" ]; then
 else
   export PYTHONPATH=$PWD
 fi
-tar -xJf "$DATA" -C "$W" || exit 1
+tar -xJf "$DATA" -C "$W" 2>/dev/null \
+  || python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$DATA" "$W" || exit 1
 mkdir -p "$W/A/instruct" && mv "$W/instruct/train.jsonl" "$W/A/instruct/train.jsonl"
 say "installed and unpacked"
 python3 - <<'EOF' || exit 1
@@ -47,7 +49,7 @@ nproc; free -g | head -2
 
 train() {  # name, log, extra args
   local name=$1 log=$2; shift 2
-  python3 -m training.cli recipe "$RECIPE" --work "$W/$name" --corpus "$W/corpus" --device "$DEVICE" --steps-scale "$STEPS_SCALE" "$@" \
+  python3 -m training.cli recipe "$RECIPE" --work "$W/$name" --corpus "$W/corpus" --device "$DEVICE" --steps-scale "$STEPS_SCALE" "${SETS[@]}" "$@" \
     > "$W/$log" 2>&1
   local rc=$?
   say "$log exited $rc"
