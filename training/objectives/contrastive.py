@@ -6,7 +6,12 @@ queues keep the keys of earlier batches as extra negatives. The loss is the symm
 
     L = ( CE(t @ [c_m; Q_code]^T / T, i) + CE(c @ [t_m; Q_text]^T / T, i) ) / 2
 
-with a learned temperature T (clamped to [0.001, 0.5]). Under DDP the keys are all-gathered
+with a learned temperature T (clamped to [0.001, 0.5]). With `online_keys` (the default) the
+current batch's keys are the online embeddings themselves (c and t, gradients flowing both
+ways) and only the queues hold momentum keys: search compares online text with online code, and
+a short run (hundreds of steps, where a 0.995 momentum encoder has barely moved from its
+starting weights) otherwise learns to match the *momentum* embeddings instead, leaving
+online-to-online similarity at chance. Under DDP the keys are all-gathered
 before they enter the queues, so every rank holds the same queues.
 """
 from __future__ import annotations
@@ -60,8 +65,10 @@ class TextCodeContrastive(Objective):
     kind = "pairs"
 
     def __init__(self, tokenizer: Any, model: Any, queue_size: int = 1024, momentum: float = 0.995,
-                 temperature: float = 0.07, text_length: int = 128, code_length: int = 256) -> None:
+                 temperature: float = 0.07, text_length: int = 128, code_length: int = 256,
+                 online_keys: bool = True) -> None:
         super().__init__(tokenizer, model)
+        self.online_keys = online_keys
         if model.proj is None:
             raise ValueError("the contrastive objective needs a model with an embedding head")
         self.momentum = momentum
@@ -114,8 +121,8 @@ class TextCodeContrastive(Objective):
         text_m = self._momentum_embed(batch["text_ids"], batch["text_mask"])
         code_m = self._momentum_embed(batch["code_ids"], batch["code_mask"])
         n = int(self.queue_len)
-        text_keys = torch.cat([text_m, self.text_queue[:n].clone()])
-        code_keys = torch.cat([code_m, self.code_queue[:n].clone()])
+        text_keys = torch.cat([text if self.online_keys else text_m, self.text_queue[:n].clone()])
+        code_keys = torch.cat([code if self.online_keys else code_m, self.code_queue[:n].clone()])
         loss = info_nce(text, code, text_keys, code_keys, self.temp)
         if self.training:
             self._enqueue(text_m, code_m)

@@ -22,6 +22,7 @@ W=${WORK:-/tmp/codet5p-gpu}
 RECIPE=${RECIPE:-small-gpu}  # RECIPE=tiny DEVICE=cpu: a dry run of this script on a laptop
 DEVICE=${DEVICE:-cuda}
 STEPS_SCALE=${STEPS_SCALE:-1}  # scales every stage's time budget
+STAGE1_PACK=${STAGE1_PACK:-}  # a `transfer pack` of A's stage 1: start A at stage 2, no B
 SETS=(); for kv in ${RECIPE_SET:-}; do SETS+=(--set "$kv"); done  # e.g. RECIPE_SET="batch_size=8"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 T0=$(date +%s)
@@ -59,15 +60,23 @@ wait_for() { while [ ! -e "$1" ]; do
   if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then say "gave up waiting for $1"; return 1; fi
   sleep 1; done; }
 
+if [ -n "$STAGE1_PACK" ]; then
+  python3 -m training.cli transfer unpack "$STAGE1_PACK" "$W/A/runs/stage1/final" || exit 1
+  echo '{"from": "'"$STAGE1_PACK"'"}' > "$W/A/runs/stage1/DONE"
+  mkdir -p "$W/A/runs/stage1_denoise" && cp "$W/A/runs/stage1/DONE" "$W/A/runs/stage1_denoise/DONE"
+  say "A's stage 1 from $STAGE1_PACK"
+fi
 train A A.log --until stages &
 PA=$!
-( wait_for "$W/A/runs/stage1_denoise/DONE" $PA && train B B.log --ablation no-clm --reuse "$W/A" --until stage1 ) &
-PB=$!
+if [ -z "$STAGE1_PACK" ]; then
+  ( wait_for "$W/A/runs/stage1_denoise/DONE" $PA && train B B.log --ablation no-clm --reuse "$W/A" --until stage1 ) &
+  PB=$!
+fi
 ( wait_for "$W/A/runs/stage1/DONE" $PA && train C C.log --ablation no-matching --reuse "$W/A" --until stage2 ) &
 PC=$!
 
 # the completion ablation's two stage-1 models, packed as soon as both exist
-( wait_for "$W/A/runs/stage1/DONE" $PA && wait_for "$W/B/runs/stage1/DONE" $PB \
+[ -z "$STAGE1_PACK" ] && ( wait_for "$W/A/runs/stage1/DONE" $PA && wait_for "$W/B/runs/stage1/DONE" $PB \
   && python3 -m training.cli transfer pack "$W/A/runs/stage1/final" "$OUT" --precision int8 --name A-stage1 \
   && python3 -m training.cli transfer pack "$W/B/runs/stage1/final" "$OUT" --precision int8 --name B-stage1-no-clm \
   && say "packed stage-1 models" ) > "$W/pack-stage1.log" 2>&1 &
