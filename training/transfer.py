@@ -74,7 +74,9 @@ def pack_model_dir(model_dir: Path, out_dir: Path, precision: str = "fp16",
             info = tarfile.TarInfo(member)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    blob = lzma.compress(buf.getvalue(), preset=6)
+    # trained weights are near-incompressible: preset 0 keeps ~all of preset 6's gain (30.6 vs
+    # 30.3 MB for the small model in fp16) at a fraction of the time
+    blob = lzma.compress(buf.getvalue(), preset=0)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = []
     for i in range(0, len(blob), max_part_bytes):
