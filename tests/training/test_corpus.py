@@ -73,8 +73,8 @@ def test_near_dedupe():
 
 def test_pairs_exact():
     src = 'def f(a):\n    """Add one to a. More text."""\n    return a + 1\n\n\nclass C:\n    def g(self):\n        """Too short."""\n        return 1\n'
-    assert list(extract_pairs(src)) == [{"docstring": "Add one to a.", "code": "def f(a):\n    return a + 1", "name": "f"}]
-    assert first_sentence("Return the\n    value, e.g. x.  Then more.\n\nBody.") == "Return the value, e.g."
+    assert list(extract_pairs(src)) == [{"docstring": "Add one to a", "code": "def f(a):\n    return a + 1", "name": "f"}]
+    assert first_sentence("Return the\n    value, e.g. x.  Then more.\n\nBody.") == "Return the value, e.g. x"
     with pytest.raises(SyntaxError):
         list(extract_pairs("def broken(:\n"))
 
@@ -102,7 +102,7 @@ def test_corpus_pairs_and_card(corpus):
     out, card = corpus
     test_pairs = _rows(out / "pairs" / "test.jsonl")
     clamp = next(p for p in test_pairs if p["name"] == "clamp")
-    assert clamp["docstring"] == "Clamp a value to the closed interval between low and high."
+    assert clamp["docstring"] == "Clamp a value to the closed interval between low and high"
     assert clamp["code"].startswith("def clamp(value, low, high):\n    if value < low:")
     assert '"""' not in clamp["code"]
     assert clamp["dist"] == "python-stdlib" and clamp["license"] == "PSF-2.0"

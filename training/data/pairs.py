@@ -1,28 +1,18 @@
 """Stage-2 text-code pairs from Python source, by parsing only (`ast`, never executing).
 
-For every function with a docstring: the docstring's first sentence, and the function's source
+For every function with a docstring: the docstring's first sentence (`training.data.docstrings`,
+the same sentence the summarisation references use), and the function's source
 (from its `def` line, decorators excluded) with the docstring removed and the body dedented as it
 was written.
 """
 from __future__ import annotations
 
 import ast
-import inspect
-import re
 import textwrap
 import warnings
 from typing import Iterator
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
-
-
-def first_sentence(docstring: str) -> str:
-    """The first sentence of the docstring's first paragraph, on one line."""
-    doc = inspect.cleandoc(docstring)
-    para = doc.split("\n\n", 1)[0]
-    para = " ".join(l.strip() for l in para.splitlines()).strip()
-    parts = _SENTENCE_END.split(para, maxsplit=1)
-    return parts[0].strip() if parts else ""
+from training.data.docstrings import first_sentence
 
 
 def _docstring_node(fn: ast.AST) -> ast.Expr | None:
