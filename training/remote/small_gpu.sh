@@ -103,7 +103,7 @@ wait $PE
 wait
 mkdir -p "$W/packs" && mv "$OUT"/*.pack.json "$W/packs/" 2>/dev/null
 cd "$W" && tar -czf "$OUT/logs.tgz" --exclude='*.safetensors' --exclude='checkpoints' --exclude='corpus' \
-  --exclude='instruct' --exclude='.chunk-cache' --exclude='tokenizer.json' ./*.log A B C eval packs
+  --exclude='A/instruct/train.jsonl' --exclude='.chunk-cache' --exclude='tokenizer.json' ./*.log A B C eval packs
 # what comes back is capped at 64 MiB: the default model and the logs first
 if [ "$(du -cb "$OUT"/* | tail -1 | cut -f1)" -gt 66500000 ]; then
   say "over the 64 MiB return limit: dropping the stage-1 ablation packs"; rm -f "$OUT"/A-stage1.pack.* "$OUT"/B-stage1-no-clm.pack.*
