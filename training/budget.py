@@ -7,6 +7,8 @@ it does when other runs share the GPU); a clock-driven decay always ends on time
 decays fully. The number of steps taken, the warm-up time and the mean step time are written to
 `budget.json` in the run directory, so the run can be repeated with a fixed `steps` of that
 size. An interrupted budgeted stage that resumes from a checkpoint gets the whole budget again.
+Under DDP every reading of the clock is agreed between the processes (`agree`, the maximum), so
+all ranks use the same learning rate and stop at the same step.
 """
 from __future__ import annotations
 
@@ -23,20 +25,23 @@ class StepBudget:
     """The step count and learning rate of one stage; `steps` shrinks to the step at which the
     budget ran out."""
 
-    def __init__(self, run_dir: Path, budget_s: float, max_steps: int, start_step: int) -> None:
+    def __init__(self, run_dir: Path, budget_s: float, max_steps: int, start_step: int,
+                 agree: Callable[[float], float] | None = None) -> None:
         self.path = run_dir / "budget.json"
         self.budget_s = budget_s
         self.steps = max_steps
         self.start_step = start_step
         self.t0 = time.monotonic()
         self.t_warm: float | None = None
+        self.agree = agree
 
     @property
     def active(self) -> bool:
         return self.budget_s > 0
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.t0
+        local = time.monotonic() - self.t0
+        return self.agree(local) if self.agree is not None else local
 
     def lr(self, step: int, config: Any, schedule: Callable[[int, Any, int], float]) -> float:
         """Learning rate of `step`: `schedule(step, config, steps)` without a budget; with one,

@@ -32,7 +32,7 @@ from training.batches import BatchPlan, BatchPrefetcher, SampleOrder, step_keys,
 from training.budget import StepBudget
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
-from training.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed
+from training.distributed import DistInfo, all_reduce_max, all_reduce_sum, barrier, cleanup, init_distributed
 from training.metrics import MetricsLog, git_revision
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,8 @@ def _loop(config: TrainConfig, run_dir: Path, device: torch.device, info: DistIn
         if state.get("config") != config.to_dict():
             log.warning("%s: config differs from the checkpoint's; continuing with the new one", latest)
         start_step, tokens_seen = int(state["step"]), float(state.get("tokens", 0.0))
-    budget = StepBudget(run_dir, config.time_budget_s, config.steps, start_step)
+    budget = StepBudget(run_dir, config.time_budget_s, config.steps, start_step,
+                        agree=(lambda x: all_reduce_max(x, info)) if info.enabled else None)
     if start_step >= budget.steps:
         log.info("%s: already trained to step %d", run_dir, start_step)
     wrapped: nn.Module = module

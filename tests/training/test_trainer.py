@@ -123,3 +123,18 @@ def test_ddp_two_processes_match_one(train_data, tmp_path):
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-5, worst
     assert len(_losses(tmp_path / "two")) == 3
+
+
+def test_ddp_time_budget_stops_every_rank_together(train_data, tmp_path):
+    """Under DDP the budget's clock is agreed, so both ranks stop at the same step (no hang)."""
+    cfg = _cfg(train_data, steps=100_000, batch_size=2, checkpoint_every=100_000, time_budget_s=4.0)
+    (tmp_path / "cfg.json").write_text(cfg.to_json())
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          "-m", "training.cli", "pretrain", str(tmp_path / "cfg.json"),
+                          "--run-dir", str(tmp_path / "two")],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    record = json.loads((tmp_path / "two" / "budget.json").read_text())
+    assert record["steps"] == len(_losses(tmp_path / "two")) > 1
+    assert (tmp_path / "two" / "final" / "model.safetensors").is_file()
