@@ -165,7 +165,7 @@ class Runtime:
         dim = self.config.embed_dim
         if not texts:
             return np.zeros((0, dim), dtype=np.float32)
-        ids = [formats.embedding_input(self.tokenizer, t[:CHARS_PER_TOKEN * max_length], max_length) for t in texts]
+        ids = embedding_ids(self.tokenizer, texts, max_length)
         out = np.zeros((len(ids), dim), dtype=np.float32)
         for chunk in length_buckets([len(x) for x in ids], max(1, batch_size)):
             _, _, outs = self._encode([ids[i] for i in chunk])
@@ -238,9 +238,7 @@ class Runtime:
             raise ValueError(f"model {self.config.name!r} in {self.bundle_dir} has no matching head")
         if not codes:
             return np.zeros((0,), dtype=np.float32)
-        text = text[:CHARS_PER_TOKEN * 128]
-        pairs = [formats.matching_inputs(self.tokenizer, text, c[:CHARS_PER_TOKEN * max_code_length],
-                                         max_code_length=max_code_length) for c in codes]
+        pairs = matching_pairs(self.tokenizer, text, codes, max_code_length)
         hidden, mask, _ = self._encode([pairs[0][0]])
         scores = np.zeros(len(codes), dtype=np.float32)
         order = sorted(range(len(codes)), key=lambda i: len(pairs[i][1]))
@@ -256,6 +254,19 @@ class Runtime:
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores[chunk] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
         return scores
+
+
+def embedding_ids(tokenizer: Any, texts: Sequence[str], max_length: int = 256) -> list[list[int]]:
+    """Encoder ids of each text for an embedding (character-capped before tokenizing)."""
+    return [formats.embedding_input(tokenizer, t[:CHARS_PER_TOKEN * max_length], max_length) for t in texts]
+
+
+def matching_pairs(tokenizer: Any, text: str, codes: Sequence[str],
+                   max_code_length: int = 256) -> list[tuple[list[int], list[int]]]:
+    """(text encoder ids, code decoder ids) of `text` with each code, for the matching head."""
+    text = text[:CHARS_PER_TOKEN * 128]
+    return [formats.matching_inputs(tokenizer, text, c[:CHARS_PER_TOKEN * max_code_length],
+                                    max_code_length=max_code_length) for c in codes]
 
 
 def length_buckets(lengths: Sequence[int], batch_size: int, slack: float = 1.25) -> list[list[int]]:

@@ -1,8 +1,8 @@
 """A trained model directory evaluated with torch, without exporting it first.
 
 `TorchRuntime` has the part of `model.runtime.Runtime`'s interface that retrieval evaluation
-uses (`embed`, `match_scores`, the `has_*` flags) and builds its inputs with the same
-`model.formats` functions and the same character caps, so an ablation checkpoint can be scored on
+uses (`embed`, `match_scores`, the `has_*` flags) and builds its inputs with the runtime's own
+`embedding_ids` / `matching_pairs`, so an ablation checkpoint can be scored on
 the machine that trained it (a GPU) and compared with an exported bundle. It has no decoder:
 generation tasks are evaluated on exported bundles.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from model import formats
-from model.runtime.runtime import CHARS_PER_TOKEN, length_buckets
+from model.runtime.runtime import embedding_ids, length_buckets, matching_pairs
 
 
 class TorchRuntime:
@@ -41,7 +41,7 @@ class TorchRuntime:
     @torch.no_grad()
     def embed(self, texts: Sequence[str], batch_size: int = 16, max_length: int = 256) -> np.ndarray:
         """Unit-norm embeddings [n, embed_dim] (float32) of `texts`, in order."""
-        ids = [formats.embedding_input(self.tokenizer, t[:CHARS_PER_TOKEN * max_length], max_length) for t in texts]
+        ids = embedding_ids(self.tokenizer, texts, max_length)
         out = np.zeros((len(ids), self.config.embed_dim), dtype=np.float32)
         for chunk in length_buckets([len(x) for x in ids], max(1, batch_size)):
             input_ids, mask = self._tensors([ids[i] for i in chunk])
@@ -54,9 +54,7 @@ class TorchRuntime:
         """P(match) of `text` with each of `codes` (softmax of the matching head, column 1)."""
         if not codes:
             return np.zeros((0,), dtype=np.float32)
-        text = text[:CHARS_PER_TOKEN * 128]
-        pairs = [formats.matching_inputs(self.tokenizer, text, c[:CHARS_PER_TOKEN * max_code_length],
-                                         max_code_length=max_code_length) for c in codes]
+        pairs = matching_pairs(self.tokenizer, text, codes, max_code_length)
         enc_ids, enc_mask = self._tensors([pairs[0][0]])
         hidden = self.model.encode(enc_ids, enc_mask)
         scores = np.zeros(len(codes), dtype=np.float32)
