@@ -117,14 +117,17 @@ class TextCodeContrastive(Objective):
             self.temp.clamp_(0.001, 0.5)
         text = model.embed(batch["text_ids"], batch["text_mask"]).float()
         code = model.embed(batch["code_ids"], batch["code_mask"]).float()
-        self._momentum_update(model)
-        text_m = self._momentum_embed(batch["text_ids"], batch["text_mask"])
-        code_m = self._momentum_embed(batch["code_ids"], batch["code_mask"])
-        n = int(self.queue_len)
-        text_keys = torch.cat([text if self.online_keys else text_m, self.text_queue[:n].clone()])
-        code_keys = torch.cat([code if self.online_keys else code_m, self.code_queue[:n].clone()])
-        loss = info_nce(text, code, text_keys, code_keys, self.temp)
-        if self.training:
-            self._enqueue(text_m, code_m)
+        if self.online_keys and self.text_queue.size(0) == 0:  # no momentum key is ever used
+            loss = info_nce(text, code, text, code, self.temp)
+        else:
+            self._momentum_update(model)
+            text_m = self._momentum_embed(batch["text_ids"], batch["text_mask"])
+            code_m = self._momentum_embed(batch["code_ids"], batch["code_mask"])
+            n = int(self.queue_len)
+            text_keys = torch.cat([text if self.online_keys else text_m, self.text_queue[:n].clone()])
+            code_keys = torch.cat([code if self.online_keys else code_m, self.code_queue[:n].clone()])
+            loss = info_nce(text, code, text_keys, code_keys, self.temp)
+            if self.training:
+                self._enqueue(text_m, code_m)
         tokens = int(batch["text_mask"].sum()) + int(batch["code_mask"].sum())
         return loss, tokens
