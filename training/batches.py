@@ -45,8 +45,7 @@ class SampleOrder:
 class BatchPlan:
     """Everything needed to build micro-batch (step, g) of a run."""
 
-    names: list[str]  # objective names, in config order
-    probs: np.ndarray  # sampling probability of each name (`sample` mixture)
+    weights: dict[str, float]  # objective name -> weight, in config order
     mixture: str
     seed: int
     batch_size: int
@@ -54,6 +53,10 @@ class BatchPlan:
     objectives: Any  # name -> Objective (only `build` and `kind` are used)
     data: dict[str, Sequence[Any]]
     orders: dict[str, SampleOrder]
+
+    def __post_init__(self) -> None:
+        self.names = list(self.weights)
+        self.probs = np.array([self.weights[n] for n in self.names]) / sum(self.weights.values())
 
     def chosen(self, step: int, g: int) -> list[str]:
         if self.mixture != "sample":
@@ -148,7 +151,7 @@ class BatchPrefetcher:
 
 def step_keys(start_step: int, steps: Callable[[], int], micro_per_rank: int, rank: int) -> Iterator[tuple[int, int]]:
     """(step, global micro index) for this rank from `start_step` while step < steps() (the
-    step count can shrink or grow while iterating, as a time budget is calibrated)."""
+    step count can shrink while iterating, when a time budget is spent)."""
     step = start_step
     while step < steps():
         for micro in range(micro_per_rank):

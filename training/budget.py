@@ -1,4 +1,4 @@
-"""Fit a training stage into a wall-clock budget.
+"""The learning-rate schedule, and fitting a training stage into a wall-clock budget.
 
 With `time_budget_s` > 0 a stage's `steps` is only an upper bound. After the step-based warm-up,
 the learning rate decays linearly with *time* and reaches 0 when the budget is spent, which ends
@@ -19,6 +19,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
+
+
+def lr_at(step: int, config: Any, total: int | None = None) -> float:
+    """Linear warm-up to `lr` over `warmup_steps`, then linear decay to 0 at `total` steps
+    (default `config.steps`)."""
+    total = config.steps if total is None else total
+    if config.warmup_steps and step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    remaining = total - step
+    return config.lr * max(0.0, remaining / max(1, total - config.warmup_steps))
 
 
 class StepBudget:
@@ -43,13 +53,11 @@ class StepBudget:
         local = time.monotonic() - self.t0
         return self.agree(local) if self.agree is not None else local
 
-    def lr(self, step: int, config: Any, schedule: Callable[[int, Any, int], float]) -> float:
-        """Learning rate of `step`: `schedule(step, config, steps)` without a budget; with one,
-        linear warm-up over `config.warmup_steps`, then linear decay to 0 at the budget's end."""
-        if not self.active:
-            return schedule(step, config, self.steps)
-        if config.warmup_steps and step < config.warmup_steps:
-            return config.lr * (step + 1) / config.warmup_steps
+    def lr(self, step: int, config: Any) -> float:
+        """Learning rate of `step`: `lr_at(step, config, steps)` without a budget; with one, the
+        same warm-up, then linear decay to 0 at the budget's end."""
+        if not self.active or (config.warmup_steps and step < config.warmup_steps):
+            return lr_at(step, config, self.steps)
         if self.t_warm is None:
             self.t_warm = self.elapsed()
         span = max(1e-6, self.budget_s - self.t_warm)

@@ -50,12 +50,12 @@ def run_recipe(name: str, work: Path, corpus: Path | None = None, until: str | N
     from training.instruct import build_instructions
     from training.trainer import train
 
+    if reuse is not None and not ablation:
+        raise ValueError("--reuse needs an ablation: a full run has no stage to take from another run")
     recipe = get_recipe(name, ablation)
     changed = first_changed_stage(recipe)
     stage_names = [s[0] for s in recipe["stages"]]
     reusable = set(stage_names[:stage_names.index(changed)]) if changed and reuse else set()
-    if reuse is not None and not ablation:
-        raise ValueError("--reuse needs an ablation: a full run has no stage to take from another run")
     work.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"work": str(work)}
     if ablation:

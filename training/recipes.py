@@ -4,8 +4,8 @@
 `tiny` runs on the fixtures in `tests/training/fixtures/corpus` in a few minutes; `small` is
 sized for a 2-core CPU (the `small` model config, ~17M parameters) and runs unchanged, faster, on
 a CUDA GPU; `small-gpu` trains the same model for a fixed GPU time (400 s of training on one
-H100): larger batches, each stage given a wall-clock budget from which its step count is
-calibrated (`training.budget`), batches built by worker processes. Stage settings are
+H100): larger batches, each stage given a wall-clock budget that its learning-rate decay
+follows (`training.budget`), batches built by worker processes. Stage settings are
 `TrainConfig` fields; `data`, `tokenizer` and `init_from` are filled in by `training.pipeline`.
 
 `small-gpu`'s instruction stage also replays the earlier objectives (`INSTRUCT_WITH_REPLAY`), so

@@ -18,18 +18,16 @@ import contextlib
 import hashlib
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from training.batches import BatchPlan, BatchPrefetcher, SampleOrder, step_keys, to_device
-from training.budget import StepBudget
+from training.budget import StepBudget, lr_at  # noqa: F401 (lr_at re-exported)
 from training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from training.config import TrainConfig
 from training.distributed import DistInfo, all_reduce_max, all_reduce_sum, barrier, cleanup, init_distributed
@@ -59,16 +57,6 @@ class TrainModule(nn.Module):
             total = term if total is None else total + term
         assert total is not None
         return total, parts, tokens
-
-
-def lr_at(step: int, config: TrainConfig, total: int | None = None) -> float:
-    """Linear warm-up to `lr` over `warmup_steps`, then linear decay to 0 at `total` steps
-    (default `config.steps`)."""
-    total = config.steps if total is None else total
-    if config.warmup_steps and step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    remaining = total - step
-    return config.lr * max(0.0, remaining / max(1, total - config.warmup_steps))
 
 
 def _device(config: TrainConfig) -> torch.device:
@@ -181,10 +169,8 @@ def _train(config: TrainConfig, run_dir: Path, device: torch.device, info: DistI
     barrier(info)
     if not info.is_main:  # rank 0 built the caches; the others read them
         data = _load_data(config, {o.kind for o in objectives.values()}, tok, model.model_config, run_dir)
-    names = list(objectives.keys())
-    weights = {n: float(config.objectives[n]) for n in names}
-    probs = np.array([weights[n] for n in names]) / sum(weights.values())
-    plan = BatchPlan(names, probs, config.mixture, config.seed, config.batch_size,
+    weights = {n: float(config.objectives[n]) for n in objectives.keys()}
+    plan = BatchPlan(weights, config.mixture, config.seed, config.batch_size,
                      info.world_size * config.grad_accum, objectives, data,
                      {kind: SampleOrder(len(ds), config.seed) for kind, ds in data.items()})
     # forked before the objectives move to the GPU: the workers hold CPU copies
@@ -223,7 +209,7 @@ def _loop(config: TrainConfig, run_dir: Path, device: torch.device, info: DistIn
 
         wrapped = DDP(module, device_ids=[device.index] if device.type == "cuda" else None,
                       find_unused_parameters=True, broadcast_buffers=False)
-    names, weights = plan.names, {n: float(config.objectives[n]) for n in plan.names}
+    names, weights = plan.names, plan.weights
     per_step = info.world_size * config.grad_accum * config.batch_size
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if device.type == "cuda" \
         else contextlib.nullcontext
@@ -239,7 +225,7 @@ def _loop(config: TrainConfig, run_dir: Path, device: torch.device, info: DistIn
     last_loss = float("nan")
     step = start_step
     while step < budget.steps:
-        lr = budget.lr(step, config, lr_at)
+        lr = budget.lr(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
         step_loss, step_tokens = 0.0, 0

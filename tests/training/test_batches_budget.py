@@ -61,7 +61,7 @@ def test_budget_without_budget_uses_the_step_schedule(tmp_path):
 
     cfg = TrainConfig(steps=10, warmup_steps=2, lr=1.0, tokenizer="x")
     b = StepBudget(tmp_path, 0.0, 10, 0)
-    assert [b.lr(s, cfg, lr_at) for s in range(10)] == [lr_at(s, cfg) for s in range(10)]
+    assert [b.lr(s, cfg) for s in range(10)] == [lr_at(s, cfg) for s in range(10)]
     b.after_step(3)
     assert b.steps == 10 and not (tmp_path / "budget.json").exists()
 

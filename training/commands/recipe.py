@@ -43,12 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from training.checkpoint import CheckpointError
     from training.config import ConfigError
     from training.data.datasets import DataError
+    from training.commands.pretrain import parse_overrides
     from training.pipeline import run_recipe
 
     suffix = f"-{args.ablation}" if args.ablation else ""
     work = args.work or runs_root() / f"recipe-{args.name}{suffix}"
-    from training.commands.pretrain import parse_overrides
-
     try:
         result = run_recipe(args.name, work, corpus=args.corpus, until=args.until,
                             steps_scale=args.steps_scale, device=args.device, ablation=args.ablation,
