@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from model.testing import build_tiny_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +54,18 @@ def test_contrastive_curve_scores_each_checkpoint(tmp_path):
     assert json.loads(out.read_text()) == report
     assert all(0 < p["mrr"] <= 1 and -1 <= p["code_cosine_mean"] <= 1 for p in report["points"])
     assert report["chance_mrr"] == round(sum(1 / k for k in range(1, 9)) / 8, 4)
+
+
+def test_encoder_reliance_compares_own_and_other_encoder_input(tmp_path):
+    model = build_tiny_model_dir(tmp_path / "m")
+    heldout = tmp_path / "heldout"
+    heldout.mkdir()
+    _write(heldout / "summarize.jsonl", [{"code": f"def {w}_of(values):\n    return {w}(values)\n",
+                                          "docstring": f"Return the {w} of the values."} for w in WORDS])
+    _write(heldout / "retrieval.jsonl", [{"query": f"the {w}", "code": f"def {w}_of(values):\n    return {w}(values)\n"}
+                                         for w in WORDS])
+    report = _run("encoder_reliance.py", str(model), "--heldout", str(heldout), "--limit", "8", "--threads", "1")
+    for task in ("code2text", "denoise"):
+        r = report["models"]["m"][task]
+        assert r["matched"] > 0 and r["mismatched"] > 0
+        assert r["gain_nats"] == pytest.approx(r["mismatched"] - r["matched"], abs=2e-4)
