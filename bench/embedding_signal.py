@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def poolings(model, tok, texts: list[str], max_length: int, batch: int = 50) -> dict[str, np.ndarray]:
@@ -59,6 +60,7 @@ def main() -> None:
     import torch
 
     from model.modeling import load_model_dir
+    from model_labels import model_labels
     from training.eval.data import read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -72,12 +74,12 @@ def main() -> None:
     rows = read_jsonl(args.heldout, "retrieval")[: args.limit]
     n = len(rows)
     report = {"pool": n, "chance_mrr": round(sum(1 / k for k in range(1, n + 1)) / n, 4), "models": {}}
-    for directory in args.models:
+    for directory, label in zip(args.models, model_labels(args.models)):
         model, tok = load_model_dir(directory)
         model.eval()
         q = poolings(model, tok, [r["query"] for r in rows], 64)
         c = poolings(model, tok, [r["code"] for r in rows], 256)
-        report["models"][directory.name] = {
+        report["models"][label] = {
             k: {"mrr": mrr_of(q[k], c[k]), "mrr_centred": mrr_of(q[k] - q[k].mean(0), c[k] - c[k].mean(0))}
             for k in q}
     text = json.dumps(report, indent=2)

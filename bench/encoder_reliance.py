@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def matched_and_mismatched(model: Any, objective: Any, samples: list, batch_size: int = 32) -> dict[str, float]:
@@ -51,6 +52,7 @@ def main() -> None:
     import torch
 
     from model.modeling import load_model_dir
+    from model_labels import model_labels
     from training.eval.data import read_jsonl
     from training.objectives import build_objective
 
@@ -65,10 +67,10 @@ def main() -> None:
     summaries = read_jsonl(args.heldout / "summarize.jsonl", "summarize")[: args.limit]
     codes = [r["code"] for r in read_jsonl(args.heldout / "retrieval.jsonl", "retrieval")[: args.limit]]
     report: dict[str, Any] = {"examples": args.limit, "models": {}}
-    for directory in args.models:
+    for directory, label in zip(args.models, model_labels(args.models)):
         model, tok = load_model_dir(directory)
         model.eval()
-        report["models"][directory.name] = {
+        report["models"][label] = {
             "code2text": matched_and_mismatched(model, build_objective("code2text", tok, model),
                                                 [{"code": r["code"], "docstring": r["docstring"]} for r in summaries]),
             "denoise": matched_and_mismatched(model, build_objective("denoise", tok, model),

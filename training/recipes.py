@@ -11,6 +11,11 @@ follows (`training.budget`), batches built by worker processes. Stage settings a
 `small-gpu`'s instruction stage also replays the earlier objectives (`INSTRUCT_WITH_REPLAY`), so
 the shipped model does not trade completion, summaries and search for instruction following.
 
+The contrastive objective runs with in-batch negatives only (its default, no queue) in `small`
+and `small-gpu`: with online batch keys, a queue of momentum keys lets the loss fall to ln(batch)
+by telling stale keys from fresh ones, while the in-batch discrimination that search needs stays
+at chance (`model/MODEL_CARD.md`, "Search"). `tiny` keeps a small queue so CI covers that path.
+
 `ABLATIONS` are the paper's two, applied to any recipe: `no-clm` drops the causal LM objectives
 from stage 1, `no-matching` drops the matching objective from stage 2. Every stage before the
 changed one is unchanged, so an ablation run can reuse those stages from the full run.
@@ -75,7 +80,6 @@ RECIPES: dict[str, dict[str, Any]] = {
                                   "warmup_steps": 50, "chunk_length": 256,
                                   "checkpoint_every": 50, "log_every": 10}),
             ("stage2", "pairs", {"objectives": STAGE2_OBJECTIVES, "mixture": "sum",
-                                 "objective_args": {"contrastive": {"queue_size": 512}},
                                  "steps": 400, "batch_size": 8, "lr": 2e-4, "warmup_steps": 30,
                                  "checkpoint_every": 50, "log_every": 10}),
             ("instruct", "instructions", {"objectives": {"instruct": 1.0}, "steps": 400,
@@ -104,11 +108,9 @@ RECIPES["small-gpu"] = {
                                          "objective_args": {"denoise": {"fim_rate": 0.25}},
                                          "warmup_steps": 200}, 190, 4)),
         ("stage2", "pairs", _gpu_stage({"objectives": STAGE2_OBJECTIVES, "mixture": "sum",
-                                        "objective_args": {"contrastive": {"queue_size": 4096}},
                                         "batch_size": 64, "lr": 3e-4, "warmup_steps": 50}, 110, 5)),
         ("instruct", "instructions", _gpu_stage({"objectives": INSTRUCT_WITH_REPLAY, "batch_size": 64,
-                                                 "objective_args": {"denoise": {"fim_rate": 0.5},
-                                                                    "contrastive": {"queue_size": 4096}},
+                                                 "objective_args": {"denoise": {"fim_rate": 0.5}},
                                                  "chunk_length": 256, "lr": 2e-4, "warmup_steps": 30},
                                                 80, 5)),
     ],

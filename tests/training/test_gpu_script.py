@@ -42,6 +42,9 @@ def test_gpu_script_dry_run(tmp_path):
     for r in ("A", "C"):
         report = json.loads((logs / "eval" / f"retrieval-{r}-stage2.json").read_text())
         assert "codet5p embedding" in report["systems"]
+    reliance = json.loads((logs / "eval" / "encoder-reliance-stage1.json").read_text())["models"]
+    assert set(reliance) == {"A/runs/stage1/final", "B/runs/stage1/final"}
+    assert all(set(m) == {"code2text", "denoise"} for m in reliance.values())
     for pack in ("A-final", "A-stage1", "B-stage1-no-clm"):
         (out / f"{pack}.pack.json").write_bytes((logs / "packs" / f"{pack}.pack.json").read_bytes())
         assert main(["transfer", "unpack", str(out / f"{pack}.pack.json"), str(tmp_path / pack)]) == 0

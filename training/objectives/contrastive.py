@@ -13,6 +13,12 @@ a short run (hundreds of steps, where a 0.995 momentum encoder has barely moved 
 starting weights) otherwise learns to match the *momentum* embeddings instead, leaving
 online-to-online similarity at chance. Under DDP the keys are all-gathered
 before they enter the queues, so every rank holds the same queues.
+
+The queue is off by default (`queue_size=0`: in-batch negatives only). It belongs with momentum
+batch keys (the paper's form): next to online batch keys, the queue's momentum keys differ
+from every fresh key in a way the model can learn, and the loss then drops to ln(batch) by
+rejecting the whole queue while the in-batch ranking stays at chance (measured on the default
+model's stage 1, `bench/contrastive_keys_ab.py` against `bench/contrastive_curve.py`).
 """
 from __future__ import annotations
 
@@ -64,7 +70,7 @@ class TextCodeContrastive(Objective):
     name = "contrastive"
     kind = "pairs"
 
-    def __init__(self, tokenizer: Any, model: Any, queue_size: int = 1024, momentum: float = 0.995,
+    def __init__(self, tokenizer: Any, model: Any, queue_size: int = 0, momentum: float = 0.995,
                  temperature: float = 0.07, text_length: int = 128, code_length: int = 256,
                  online_keys: bool = True) -> None:
         super().__init__(tokenizer, model)

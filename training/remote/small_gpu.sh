@@ -13,7 +13,8 @@
 # B and C run beside A's matching stage with the same time budget. Results in $OUT (at most 8
 # files of 16 MiB): A's final model in fp16 parts; A's and B's stage-1 models in int8 parts (for
 # the completion ablation, evaluated after export elsewhere); logs.tgz with every run's metrics,
-# budgets and configs, and the retrieval scores of A's and C's stage-2 models measured here.
+# budgets and configs, the retrieval scores of A's and C's stage-2 models and the stage-1 models'
+# encoder reliance (`bench/encoder_reliance.py`), both measured here.
 set -uo pipefail
 DATA=${1:?usage: OUT=dir bash training/remote/small_gpu.sh DATA.tar.xz [WHEELS_DIR]}
 WHEELS=${2:-}
@@ -79,7 +80,10 @@ PC=$!
 [ -z "$STAGE1_PACK" ] && ( wait_for "$W/A/runs/stage1/DONE" $PA && wait_for "$W/B/runs/stage1/DONE" $PB \
   && python3 -m training.cli transfer pack "$W/A/runs/stage1/final" "$OUT" --precision int8 --name A-stage1 \
   && python3 -m training.cli transfer pack "$W/B/runs/stage1/final" "$OUT" --precision int8 --name B-stage1-no-clm \
-  && say "packed stage-1 models" ) > "$W/pack-stage1.log" 2>&1 &
+  && say "packed stage-1 models" \
+  && python3 bench/encoder_reliance.py "$W/A/runs/stage1/final" "$W/B/runs/stage1/final" \
+       --heldout "$W/corpus/heldout" --limit 256 --threads 4 --out "$W/eval/encoder-reliance-stage1.json" > /dev/null \
+  && say "scored stage-1 encoder reliance" ) > "$W/pack-stage1.log" 2>&1 &
 # the retrieval ablation: A's and C's stage-2 models, scored here with torch
 ( wait_for "$W/A/runs/stage2/DONE" $PA && wait_for "$W/C/runs/stage2/DONE" $PC && for r in A C; do
     python3 -m training.cli eval retrieval --model-dir "$W/$r/runs/stage2/final" --device "$DEVICE" \
