@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def score(model_dir: Path, rows: list[dict]) -> dict:
@@ -38,6 +39,7 @@ def score(model_dir: Path, rows: list[dict]) -> dict:
 
 
 def main() -> None:
+    from report_tools import chance_mrr, write_report
     from training.config import TrainConfig
     from training.eval.data import read_jsonl
     from training.trainer import train
@@ -80,13 +82,10 @@ def main() -> None:
             points.append({"step": stop, "loss": round(result.last_loss, 4),
                            "train_s": round(time.monotonic() - started, 1), **score(model_dir, rows)})
             print(json.dumps(points[-1]), file=sys.stderr, flush=True)
-    out = {"init": str(args.init), "pool": len(rows), "chance_mrr": round(sum(1 / k for k in range(1, len(rows) + 1)) / len(rows), 4),
+    out = {"init": str(args.init), "pool": len(rows), "chance_mrr": chance_mrr(len(rows)),
            "batch_size": args.batch_size, "queue": args.queue, "lr": args.lr,
            "code_length": args.code_length, "text_length": args.text_length, "points": points}
-    text = json.dumps(out, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(out, args.out)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,13 @@ the embedding alone. Both arms run in the same invocation, one after the other.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def run_arm(online: bool, args: argparse.Namespace, work: Path) -> dict:
@@ -45,6 +45,8 @@ def run_arm(online: bool, args: argparse.Namespace, work: Path) -> dict:
 
 
 def main() -> None:
+    from report_tools import write_report
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--init", type=Path, required=True, help="starting model directory")
     parser.add_argument("--pairs", type=Path, required=True, help="training pairs JSONL")
@@ -60,10 +62,7 @@ def main() -> None:
         arms = [run_arm(True, args, Path(tmp)), run_arm(False, args, Path(tmp))]
     out = {"init": str(args.init), "steps": args.steps, "batch_size": args.batch_size,
            "queue": args.queue, "lr": args.lr, "arms": arms}
-    text = json.dumps(out, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(out, args.out)
 
 
 if __name__ == "__main__":

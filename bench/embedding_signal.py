@@ -14,8 +14,6 @@ starts with little signal to amplify and its in-batch loss sits near ln(batch) f
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -60,20 +58,14 @@ def main() -> None:
     import torch
 
     from model.modeling import load_model_dir
-    from model_labels import model_labels
+    from report_tools import chance_mrr, model_labels, models_parser, write_report
     from training.eval.data import read_jsonl
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model directories")
-    parser.add_argument("--heldout", type=Path, required=True, help="retrieval held-out JSONL")
-    parser.add_argument("--limit", type=int, default=1000, help="held-out rows (the pool size)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    args = models_parser(__doc__, "retrieval held-out JSONL", 1000, "held-out rows (the pool size)").parse_args()
     torch.set_num_threads(args.threads)
     rows = read_jsonl(args.heldout, "retrieval")[: args.limit]
     n = len(rows)
-    report = {"pool": n, "chance_mrr": round(sum(1 / k for k in range(1, n + 1)) / n, 4), "models": {}}
+    report = {"pool": n, "chance_mrr": chance_mrr(n), "models": {}}
     for directory, label in zip(args.models, model_labels(args.models)):
         model, tok = load_model_dir(directory)
         model.eval()
@@ -82,10 +74,7 @@ def main() -> None:
         report["models"][label] = {
             k: {"mrr": mrr_of(q[k], c[k]), "mrr_centred": mrr_of(q[k] - q[k].mean(0), c[k] - c[k].mean(0))}
             for k in q}
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

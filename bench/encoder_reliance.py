@@ -13,8 +13,6 @@ encoder states (which the embedding head reads) have had little reason to carry 
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,17 +50,12 @@ def main() -> None:
     import torch
 
     from model.modeling import load_model_dir
-    from model_labels import model_labels
+    from report_tools import model_labels, models_parser, write_report
     from training.eval.data import read_jsonl
     from training.objectives import build_objective
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", type=Path, nargs="+", help="model directories")
-    parser.add_argument("--heldout", type=Path, required=True, help="<corpus>/heldout (summarize.jsonl, retrieval.jsonl)")
-    parser.add_argument("--limit", type=int, default=256, help="examples per task")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    args = models_parser(__doc__, "<corpus>/heldout (summarize.jsonl, retrieval.jsonl)", 256,
+                         "examples per task").parse_args()
     torch.set_num_threads(args.threads)
     summaries = read_jsonl(args.heldout / "summarize.jsonl", "summarize")[: args.limit]
     codes = [r["code"] for r in read_jsonl(args.heldout / "retrieval.jsonl", "retrieval")[: args.limit]]
@@ -76,10 +69,7 @@ def main() -> None:
             "denoise": matched_and_mismatched(model, build_objective("denoise", tok, model),
                                               [tok.encode(c)[:256] for c in codes]),
         }
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print(text)
+    write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import statistics
 import sys
 import sysconfig
 import time
@@ -30,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.server import ID_QUERIES, NL_QUERIES, summary  # noqa: E402
-from lsp_server.engine import Engine, index_path  # noqa: E402
+from lsp_server.engine import Engine  # noqa: E402
 from lsp_server.hover import HoverTarget  # noqa: E402
 from lsp_server.indexer import symbol_embedding_text  # noqa: E402
 from lsp_server.options import ServerOptions  # noqa: E402

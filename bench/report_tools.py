@@ -1,0 +1,49 @@
+"""Shared pieces of the training-diagnostic scripts in `bench/`: their common command line, model
+labels without machine paths, chance MRR, and writing the JSON report.
+
+`model_labels([.../A/runs/stage1/final, .../B/runs/stage1/final])` gives
+`["A/runs/stage1/final", "B/runs/stage1/final"]`: each label is the shortest path suffix that
+no other directory shares, so `final` directories of different runs stay apart.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+
+def models_parser(doc: str, heldout_help: str, limit: int, limit_help: str) -> argparse.ArgumentParser:
+    """`MODEL_DIR... --heldout X [--limit N] [--threads T] [--out JSON]`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("models", type=Path, nargs="+", help="model directories")
+    parser.add_argument("--heldout", type=Path, required=True, help=heldout_help)
+    parser.add_argument("--limit", type=int, default=limit, help=limit_help)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON report here")
+    return parser
+
+
+def model_labels(directories: Sequence[Path]) -> list[str]:
+    parts = [Path(d).resolve().parts for d in directories]
+    labels = []
+    for i, p in enumerate(parts):
+        for n in range(1, len(p) + 1):
+            label = "/".join(p[-n:])
+            if all(j == i or "/".join(q[-n:]) != label for j, q in enumerate(parts)):
+                break
+        labels.append(label)
+    return labels
+
+
+def chance_mrr(pool: int) -> float:
+    """Expected MRR of a random ranking of `pool` candidates with one gold each."""
+    return round(sum(1 / k for k in range(1, pool + 1)) / pool, 4)
+
+
+def write_report(report: dict[str, Any], out: Path | None) -> None:
+    """Print the report as JSON on stdout and, with `out`, also write it there."""
+    text = json.dumps(report, indent=2)
+    if out:
+        out.write_text(text + "\n")
+    print(text)
