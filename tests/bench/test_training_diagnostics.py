@@ -1,4 +1,4 @@
-"""The embedding diagnostics in `bench/` run end to end on a tiny model and report what they claim."""
+"""The training diagnostics in `bench/` run end to end on a tiny model and report what they claim."""
 from __future__ import annotations
 
 import json
@@ -69,3 +69,15 @@ def test_encoder_reliance_compares_own_and_other_encoder_input(tmp_path):
         r = report["models"]["m"][task]
         assert r["matched"] > 0 and r["mismatched"] > 0
         assert r["gain_nats"] == pytest.approx(r["mismatched"] - r["matched"], abs=2e-4)
+
+
+def test_copy_task_compares_learning_rates_from_one_start():
+    report = _run("copy_task.py", "--config", "tiny", "--steps", "20", "--every", "10", "--lrs", "1e-3,1e-4",
+                  "--threads", "1")
+    assert report["chance_loss"] == pytest.approx(5.9661, abs=1e-4)  # ln(390)
+    assert set(report["runs"]) == {"0.001", "0.0001"}
+    for run in report["runs"].values():
+        assert [p["step"] for p in run["curve"]] == [10, 20]
+        assert all(p["loss"] > 0 for p in run["curve"])
+    # same start, same batches: the runs differ only through the learning rate
+    assert report["runs"]["0.001"]["curve"] != report["runs"]["0.0001"]["curve"]
