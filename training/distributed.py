@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from dataclasses import dataclass
 
 import torch
@@ -33,23 +34,23 @@ def init_distributed(device: torch.device) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def all_reduce_sum(value: float, info: DistInfo) -> float:
+def _all_reduce(value: float, info: DistInfo, op: Any) -> float:
     if not info.enabled:
         return value
     device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
+    dist.all_reduce(t, op=op)
     return float(t.item())
+
+
+def all_reduce_sum(value: float, info: DistInfo) -> float:
+    """The sum of `value` over all processes (the value itself without DDP)."""
+    return _all_reduce(value, info, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(value: float, info: DistInfo) -> float:
     """The largest `value` over all processes (the value itself without DDP)."""
-    if not info.enabled:
-        return value
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    t = torch.tensor([value], dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return float(t.item())
+    return _all_reduce(value, info, dist.ReduceOp.MAX)
 
 
 def barrier(info: DistInfo) -> None:
