@@ -151,6 +151,23 @@ def test_contrastive_momentum_and_queue(tiny_tok, model_factory):
     assert tokens == int(batch["text_mask"].sum() + batch["code_mask"].sum())
 
 
+
+def test_contrastive_in_batch_builds_no_momentum_copy(tiny_tok, model_factory):
+    """The default (online keys, no queue) uses no momentum key, so it carries no momentum encoder
+    (nothing extra to move to the device or write into checkpoints); the loss is in-batch InfoNCE."""
+    model = model_factory(tiny_tok.vocab_size)
+    obj = build_objective("contrastive", tiny_tok, model)
+    assert not any(k.startswith(("m_encoder.", "m_proj.")) for k in obj.state_dict())
+    pairs = [{"docstring": "add two numbers", "code": "def add(a, b):\n    return a + b"},
+             {"docstring": "read a file", "code": "def read(p):\n    return open(p).read()"}]
+    batch = obj.build(pairs, np.random.default_rng(0))
+    loss, _ = obj.loss(model, batch)
+    text = model.embed(batch["text_ids"], batch["text_mask"]).float()
+    code = model.embed(batch["code_ids"], batch["code_mask"]).float()
+    assert float(loss) == pytest.approx(float(info_nce(text, code, text, code, obj.temp)), abs=1e-5)
+    momentum = build_objective("contrastive", tiny_tok, model, online_keys=False)
+    assert any(k.startswith("m_encoder.") for k in momentum.state_dict())
+
 def test_hard_negatives_exact():
     sim = torch.tensor([[0.9, 0.8, 0.1], [0.2, 0.9, 0.7], [0.6, 0.3, 0.9]])
     same = torch.eye(3, dtype=torch.bool)

@@ -18,7 +18,8 @@ The queue is off by default (`queue_size=0`: in-batch negatives only). It belong
 batch keys (the paper's form): next to online batch keys, the queue's momentum keys differ
 from every fresh key in a way the model can learn, and the loss then drops to ln(batch) by
 rejecting the whole queue while the in-batch ranking stays at chance (measured on the default
-model's stage 1, `bench/contrastive_keys_ab.py` against `bench/contrastive_curve.py`).
+model's stage 1, `bench/contrastive_keys_ab.py` against `bench/contrastive_curve.py`). Without a
+queue and with online keys no momentum key is used, and the momentum copy is not built at all.
 """
 from __future__ import annotations
 
@@ -80,10 +81,14 @@ class TextCodeContrastive(Objective):
         self.momentum = momentum
         self.text_length, self.code_length = text_length, code_length
         self.temp = nn.Parameter(torch.tensor(float(temperature)))
-        self.m_encoder = copy.deepcopy(model.encoder)
-        self.m_proj = copy.deepcopy(model.proj)
-        for p in list(self.m_encoder.parameters()) + list(self.m_proj.parameters()):
-            p.requires_grad_(False)
+        # the momentum encoder exists only where a momentum key is used (batch keys or a queue):
+        # with online keys and no queue it would be copied, moved and checkpointed for nothing
+        self.uses_momentum = queue_size > 0 or not online_keys
+        if self.uses_momentum:
+            self.m_encoder = copy.deepcopy(model.encoder)
+            self.m_proj = copy.deepcopy(model.proj)
+            for p in list(self.m_encoder.parameters()) + list(self.m_proj.parameters()):
+                p.requires_grad_(False)
         dim = model.model_config.embed_dim
         self.register_buffer("text_queue", torch.zeros(queue_size, dim))
         self.register_buffer("code_queue", torch.zeros(queue_size, dim))
@@ -123,7 +128,7 @@ class TextCodeContrastive(Objective):
             self.temp.clamp_(0.001, 0.5)
         text = model.embed(batch["text_ids"], batch["text_mask"]).float()
         code = model.embed(batch["code_ids"], batch["code_mask"]).float()
-        if self.online_keys and self.text_queue.size(0) == 0:  # no momentum key is ever used
+        if not self.uses_momentum:
             loss = info_nce(text, code, text, code, self.temp)
         else:
             self._momentum_update(model)
