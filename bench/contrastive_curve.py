@@ -39,8 +39,7 @@ def score(model_dir: Path, rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    from report_tools import chance_mrr, write_report
-    from training.config import TrainConfig
+    from report_tools import chance_mrr, contrastive_config, write_report
     from training.eval.data import read_jsonl
     from training.trainer import train
 
@@ -61,14 +60,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = read_jsonl(args.heldout, "retrieval")[: args.limit]
-    cfg = TrainConfig.from_dict({
-        "stage": "contrastive-curve", "model": "small", "init_from": str(args.init), "data": str(args.pairs),
-        "objectives": {"contrastive": 1.0},
-        "objective_args": {"contrastive": {"queue_size": args.queue, "code_length": args.code_length,
-                                           "text_length": args.text_length}},
-        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "warmup_steps": 20,
-        "checkpoint_every": args.every, "keep_checkpoints": 10_000, "log_every": 25,
-        "threads": args.threads, "device": "cpu", "data_workers": 1})
+    cfg = contrastive_config("contrastive-curve", args.init, args.pairs, args.steps, args.batch_size, args.lr,
+                             args.threads, {"queue_size": args.queue, "code_length": args.code_length,
+                                            "text_length": args.text_length},
+                             warmup_steps=20, checkpoint_every=args.every, keep_checkpoints=10_000)
     points = [{"step": 0, **score(args.init, rows)}]
     print(json.dumps(points[-1]), file=sys.stderr, flush=True)
     started = time.monotonic()

@@ -22,19 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def run_arm(online: bool, args: argparse.Namespace, work: Path) -> dict:
-    from training.config import TrainConfig
+    from report_tools import contrastive_config
     from training.eval.data import read_jsonl
     from training.eval.retrieval import evaluate_retrieval
     from training.eval.torch_runtime import TorchRuntime
     from training.trainer import train
 
-    cfg = TrainConfig.from_dict({
-        "stage": "contrastive-ab", "model": "small", "init_from": str(args.init), "data": str(args.pairs),
-        "objectives": {"contrastive": 1.0},
-        "objective_args": {"contrastive": {"queue_size": args.queue, "online_keys": online}},
-        "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr, "warmup_steps": 15,
-        "checkpoint_every": 1_000_000, "log_every": 25, "threads": args.threads, "device": "cpu",
-        "data_workers": 1})
+    cfg = contrastive_config("contrastive-ab", args.init, args.pairs, args.steps, args.batch_size, args.lr,
+                             args.threads, {"queue_size": args.queue, "online_keys": online},
+                             warmup_steps=15, checkpoint_every=1_000_000)
     t = time.monotonic()
     result = train(cfg, work / ("online" if online else "momentum"))
     took = time.monotonic() - t

@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def poolings(model, tok, texts: list[str], max_length: int, batch: int = 50) -> dict[str, np.ndarray]:
     import torch
-    import torch.nn.functional as F
 
     from model.formats import embedding_input, pad_batch
 
@@ -40,7 +39,7 @@ def poolings(model, tok, texts: list[str], max_length: int, batch: int = 50) -> 
                    "encoder, first position": hidden[:, 0],
                    "encoder, mean": (hidden * m).sum(1) / m.sum(1)}
             if model.proj is not None:
-                out["embedding head"] = F.normalize(model.proj(hidden[:, 0]), dim=-1)
+                out["embedding head"] = model.embed_from_hidden(hidden)
         for k, v in out.items():
             parts.setdefault(k, []).append(v.float().numpy())
     return {k: np.concatenate(v) for k, v in parts.items()}

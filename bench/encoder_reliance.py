@@ -31,9 +31,9 @@ def matched_and_mismatched(model: Any, objective: Any, samples: list, batch_size
 
     rng = np.random.default_rng(0)
     same, other = [], []
-    for i in range(0, len(samples) - 1, batch_size):
+    for i in range(0, len(samples), batch_size):
         chunk = samples[i:i + batch_size]
-        if len(chunk) < 2:
+        if len(chunk) < 2:  # a lone example has no other row to borrow from
             break
         batch = objective.build(chunk, rng)
         rolled = {**batch, "input_ids": batch["input_ids"].roll(1, 0),

@@ -1,5 +1,6 @@
 """Shared pieces of the training-diagnostic scripts in `bench/`: their common command line, model
-labels without machine paths, chance MRR, and writing the JSON report.
+labels without machine paths, chance MRR, the contrastive-only training config, and writing the
+JSON report.
 
 `model_labels([.../A/runs/stage1/final, .../B/runs/stage1/final])` gives
 `["A/runs/stage1/final", "B/runs/stage1/final"]`: each label is the shortest path suffix that
@@ -39,6 +40,18 @@ def model_labels(directories: Sequence[Path]) -> list[str]:
 def chance_mrr(pool: int) -> float:
     """Expected MRR of a random ranking of `pool` candidates with one gold each."""
     return round(sum(1 / k for k in range(1, pool + 1)) / pool, 4)
+
+
+def contrastive_config(stage: str, init: Path, pairs: Path, steps: int, batch_size: int, lr: float,
+                       threads: int, contrastive: dict[str, Any], **fields: Any) -> Any:
+    """A CPU `TrainConfig` training only the contrastive objective from model directory `init`."""
+    from training.config import TrainConfig
+
+    return TrainConfig.from_dict({
+        "stage": stage, "model": "small", "init_from": str(init), "data": str(pairs),
+        "objectives": {"contrastive": 1.0}, "objective_args": {"contrastive": contrastive},
+        "steps": steps, "batch_size": batch_size, "lr": lr, "log_every": 25, "threads": threads,
+        "device": "cpu", "data_workers": 1, **fields})
 
 
 def write_report(report: dict[str, Any], out: Path | None) -> None:
