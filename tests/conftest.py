@@ -34,3 +34,25 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) 
 
     torch.set_num_threads(1)
     return build_tiny_bundle(tmp_path_factory.mktemp("tiny_bundle") / "bundle", model_dir=tiny_model_dir)
+
+
+@pytest.fixture(scope="session")
+def smol_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `smol-tiny` model directory (MiniLM tokenizer, tiny BPE, random weights, decoder inside)."""
+    import torch
+
+    from model.smol.testing import build_tiny_smol_dir
+
+    torch.set_num_threads(1)
+    return build_tiny_smol_dir(tmp_path_factory.mktemp("smol_model") / "model", seed=0)
+
+
+@pytest.fixture(scope="session")
+def smol_bundle(tmp_path_factory: pytest.TempPathFactory, smol_model_dir: Path) -> Path:
+    """The smol bundle of `smol_model_dir`: shipped half + its decoder built into `decoder/`."""
+    import torch
+
+    from model.smol.testing import build_tiny_smol_bundle
+
+    torch.set_num_threads(1)
+    return build_tiny_smol_bundle(tmp_path_factory.mktemp("smol_bundle") / "bundle", smol_model_dir)

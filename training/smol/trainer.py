@@ -1,0 +1,246 @@
+"""One resumable stage of smol training: AdamW on the trainable parts, the decoder frozen.
+
+A run directory holds `resolved_config.json`, `git_revision.txt`, `metrics.jsonl` (loss per
+objective, lr, tokens/s, ETA), `checkpoints/step-N/` (a smol model directory with the trained
+parts + `optimizer.safetensors`/`optimizer.json` + `trainer.json`; `LATEST` names the newest)
+and `final/`. Batches depend only on (seed, step), so a resumed run sees the same data as an
+uninterrupted one. `time_budget_s` > 0 ends the stage when the budget is spent (the learning
+rate decays linearly with time after warm-up, as `training.budget` does for the T5 kind).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.smol.model_dir import DEC_TOKENIZER, DECODER_FILE, ENC_TOKENIZER, TRAINED_FILE, load_smol_dir, save_smol_dir
+from model.smol.modeling import SmolCodeT5p, count_parameters, load_weights
+from training.checkpoint import CheckpointError, optimizer_from_files, optimizer_to_files
+from training.metrics import MetricsLog, git_revision
+from training.smol.objectives import NAMES, ObjectiveState, stage_losses
+
+log = logging.getLogger(__name__)
+LATEST = "LATEST"
+
+
+@dataclass
+class SmolStageConfig:
+    """One stage: which objectives, on how much data, for how long."""
+
+    name: str = "stage2"
+    init_from: str = ""  # smol model directory to start from
+    pairs: str = ""  # JSONL rows with docstring / code
+    objectives: dict[str, float] = field(default_factory=lambda: {"contrastive": 1.0})
+    steps: int = 100
+    batch_size: int = 32  # pairs per step for the encoder objectives
+    gen_batch_size: int = 8  # of those, pairs that also run through the decoder
+    lr: float = 5e-5  # pretrained parts (encoder, embedding projection)
+    new_lr: float = 1e-3  # parts that start fresh (cross-attention, matching head, temperature)
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    train_encoder: bool = True
+    text_length: int = 64
+    code_length: int = 128
+    prompt_length: int = 192
+    summary_length: int = 48
+    code_target_length: int = 128
+    time_budget_s: float = 0.0
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+    log_every: int = 5
+    seed: int = 0
+    threads: int = 0
+
+    def validate(self) -> None:
+        unknown = sorted(set(self.objectives) - set(NAMES))
+        if unknown:
+            raise ValueError(f"unknown objectives {unknown}; known: {', '.join(NAMES)}")
+        if not any(w > 0 for w in self.objectives.values()):
+            raise ValueError("every objective weight is 0")
+        if self.steps < 1 or self.batch_size < 2 or not 1 <= self.gen_batch_size <= self.batch_size:
+            raise ValueError("need steps >= 1, batch_size >= 2 and 1 <= gen_batch_size <= batch_size")
+        if not self.init_from or not self.pairs:
+            raise ValueError("init_from and pairs are required")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def read_pairs(path: Path) -> list[dict[str, str]]:
+    """Rows with non-empty string `docstring` and `code`; malformed lines are counted and skipped."""
+    rows, bad = [], 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                if isinstance(row.get("docstring"), str) and isinstance(row.get("code"), str) \
+                        and row["docstring"].strip() and row["code"].strip():
+                    rows.append({"docstring": row["docstring"], "code": row["code"]})
+                    continue
+            except (json.JSONDecodeError, AttributeError):
+                pass
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d malformed lines", path, bad)
+    if len(rows) < 2:
+        raise ValueError(f"{path}: fewer than 2 usable pairs")
+    return rows
+
+
+def lr_at(cfg: SmolStageConfig, step: int, elapsed: float) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.time_budget_s > 0:
+        return cfg.lr * max(0.0, 1.0 - elapsed / cfg.time_budget_s)
+    span = max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * max(0.0, 1.0 - (step - cfg.warmup_steps) / span)
+
+
+def _trainable(model: SmolCodeT5p, cfg: SmolStageConfig) -> None:
+    model.freeze_decoder()
+    if not cfg.train_encoder:
+        for p in model.encoder.parameters():
+            p.requires_grad = False
+
+
+def _save(ckpt_root: Path, step: int, model: SmolCodeT5p, state: ObjectiveState, opt: torch.optim.Optimizer,
+          src: Path, info: dict[str, Any], cfg: SmolStageConfig, elapsed: float, tokens: int) -> Path:
+    tmp = ckpt_root / f".tmp-step-{step:07d}"
+    final = ckpt_root / f"step-{step:07d}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
+    extra["step"] = int(info.get("step", 0)) + step
+    save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
+                  with_decoder=(src / DECODER_FILE).is_file())
+    tensors, scalars = optimizer_to_files(opt)
+    save_file(tensors, str(tmp / "optimizer.safetensors"))
+    save_file({k: v.detach().contiguous() for k, v in state.state_dict().items()}, str(tmp / "objectives.safetensors"))
+    (tmp / "optimizer.json").write_text(json.dumps(scalars))
+    (tmp / "trainer.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed, "tokens": tokens,
+                                                  "config": cfg.to_dict()}, indent=2))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    (ckpt_root / LATEST).write_text(final.name)
+    old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir())
+    for p in old[:-cfg.keep_checkpoints]:
+        shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def _resume(ckpt_root: Path, model: SmolCodeT5p, state: ObjectiveState,
+            opt: torch.optim.Optimizer) -> tuple[int, float, int]:
+    latest = ckpt_root / LATEST
+    if not latest.is_file():
+        return 0, 0.0, 0
+    path = ckpt_root / latest.read_text().strip()
+    try:
+        load_weights(model, load_file(str(path / TRAINED_FILE)), str(path / TRAINED_FILE), model.trainable_prefixes())
+        state.load_state_dict(load_file(str(path / "objectives.safetensors")))
+        opt.load_state_dict(optimizer_from_files(load_file(str(path / "optimizer.safetensors")),
+                                                 json.loads((path / "optimizer.json").read_text())))
+        meta = json.loads((path / "trainer.json").read_text())
+    except Exception as exc:  # safetensors / json / shape errors: say which checkpoint
+        raise CheckpointError(f"{path}: cannot resume from this checkpoint ({exc})") from exc
+    log.info("resuming from %s", path)
+    return int(meta["step"]), float(meta["elapsed_s"]), int(meta["tokens"])
+
+
+def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | None = None) -> Path:
+    """Run (or resume) the stage in `run_dir`; returns the final model directory."""
+    cfg.validate()
+    run_dir = Path(run_dir)
+    final = run_dir / "final"
+    if (final / "config.json").is_file():
+        return final
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "resolved_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
+    (run_dir / "git_revision.txt").write_text(git_revision() + "\n")
+    src = Path(cfg.init_from)
+    model, tok, info = load_smol_dir(src)
+    _trainable(model, cfg)
+    model.train()
+    state = ObjectiveState()
+    fresh = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(("cross.", "itm_head."))]
+    fresh += list(state.parameters())
+    ids = {id(p) for p in fresh}
+    pretrained = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    params = pretrained + fresh
+    opt = torch.optim.AdamW([{"params": pretrained, "scale": 1.0},
+                             {"params": fresh, "scale": cfg.new_lr / cfg.lr}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ckpt_root = run_dir / "checkpoints"
+    ckpt_root.mkdir(exist_ok=True)
+    start, elapsed0, tokens = _resume(ckpt_root, model, state, opt)
+    rows = read_pairs(Path(cfg.pairs))
+    log.info("%s: %d pairs, %d trainable of %d parameters, objectives %s", cfg.name, len(rows),
+             count_parameters(model, True), count_parameters(model), cfg.objectives)
+    lengths = {"text": cfg.text_length, "code": cfg.code_length, "prompt": cfg.prompt_length,
+               "summary": cfg.summary_length, "code_target": cfg.code_target_length}
+    metrics = MetricsLog(run_dir, cfg.steps, start)
+    t0 = time.perf_counter() - elapsed0
+    step = start
+    while step < cfg.steps:
+        elapsed = time.perf_counter() - t0
+        if cfg.time_budget_s > 0 and elapsed >= cfg.time_budget_s:
+            log.info("%s: time budget of %.0f s spent at step %d", cfg.name, cfg.time_budget_s, step)
+            break
+        rng = np.random.default_rng([cfg.seed, step])
+        torch.manual_seed(cfg.seed * 1_000_003 + step)  # dropout depends on (seed, step) only: exact resume
+        batch = [rows[i] for i in rng.choice(len(rows), size=cfg.batch_size, replace=False)]
+        lr = lr_at(cfg, step, elapsed)
+        for group in opt.param_groups:
+            group["lr"] = lr * group["scale"]
+        loss, n, parts = stage_losses(model, tok, state, batch, cfg.objectives, rng, lengths, cfg.gen_batch_size)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        opt.step()
+        step += 1
+        tokens += n
+        row = metrics.record({"step": step, "loss": float(loss.detach()), "lr": lr, "tokens": n,
+                              "grad_norm": float(grad), "temperature": float(1 / state.scale().detach()), **parts})
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            metrics.progress(row)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or (stop_after is not None and step - start >= stop_after):
+            _save(ckpt_root, step, model, state, opt, src, info, cfg, time.perf_counter() - t0, tokens)
+        if stop_after is not None and step - start >= stop_after:
+            return ckpt_root / (ckpt_root / LATEST).read_text().strip()
+    _save(ckpt_root, step, model, state, opt, src, info, cfg, time.perf_counter() - t0, tokens)
+    tmp = run_dir / ".final-tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
+    extra.update(step=int(info.get("step", 0)) + step, stages=list(info.get("stages", [])) + [
+        {"name": cfg.name, "steps": step, "objectives": cfg.objectives, "tokens": tokens,
+         "seconds": round(time.perf_counter() - t0, 1)}])
+    save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
+                  with_decoder=(src / DECODER_FILE).is_file())  # a test model carries its own decoder
+    os.replace(tmp, final)
+    metrics.plot()
+    log.info("%s done: %s", cfg.name, final)
+    return final
+
+
+def stage_from_json(path: Path, **overrides: Any) -> SmolStageConfig:
+    data = json.loads(Path(path).read_text())
+    data.update(overrides)
+    known = {f.name for f in dataclasses.fields(SmolStageConfig)}
+    bad = sorted(set(data) - known)
+    if bad:
+        raise ValueError(f"{path}: unknown keys {bad}")
+    return SmolStageConfig(**data)
