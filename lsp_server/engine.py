@@ -30,7 +30,8 @@ from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
-                               hybrid_search, is_identifier_query, semantic_search_useful)
+                               hybrid_search, is_identifier_query, rerank_useful,
+                               semantic_search_useful)
 from lsp_server.store import Store
 from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
 
@@ -102,6 +103,7 @@ class Engine:
         self.model_id = ""
         self.resolved_model_path: Path | None = None  # set by the model thread once resolved
         self.semantic = True  # False when the bundle's recorded evaluation ranks below BM25
+        self.rerank = True  # False when its recorded matching re-rank ranks below its embedding
         self._model_future: Future | None = None
         self.indexers: list[Indexer] = []
         self.vectors: dict[Path, VectorIndex] = {}
@@ -164,6 +166,7 @@ class Engine:
                 self.model_state = "ready"
                 self.model_message = f"model loaded from {path}"
                 self.semantic = semantic_search_useful(self.runtime.manifest)
+                self.rerank = rerank_useful(self.runtime.manifest)
                 if not self.semantic:
                     self.model_message += ("; its recorded retrieval evaluation ranks below BM25, "
                                            "so search uses the lexical index only")
@@ -464,7 +467,7 @@ class Engine:
         if rt is not None and rt.has_embedding:
             vectors.refresh(ix.store, embedding_key(self.model_id), ix.version, journal=ix.changes_since)
             embed = self._query_vector
-        if rt is not None and rt.has_matching and opts.rerank:
+        if rt is not None and rt.has_matching and opts.rerank and self.rerank:
             match = lambda q, codes: self.worker.submit(  # noqa: E731
                 rt.match_scores, q, codes, len(codes), RERANK_CODE_TOKENS).result()
         return hybrid_search(ix.store, query, vectors, embed, match, limit, opts.candidates,

@@ -305,7 +305,25 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
 
 
 HYBRID_SYSTEM = "codet5p embedding + BM25 (RRF)"
+EMBEDDING_SYSTEM = "codet5p embedding"
+RERANK_SYSTEM = "codet5p + match re-rank"
 LEXICAL_SYSTEM = "baseline BM25"
+
+
+def rerank_useful(manifest: dict[str, Any]) -> bool:
+    """False when the bundle's recorded retrieval evaluation has a matching-head re-rank row that
+    ranks below the embedding on the same queries; True when it helps or nothing was recorded."""
+    systems = (manifest.get("evaluation") or {}).get("retrieval", {}).get("systems", {})
+    for name, row in systems.items():
+        if not name.startswith(RERANK_SYSTEM):
+            continue
+        suffix = name[name.rindex(" ("):] if name.endswith(")") and " (" in name else ""
+        base = systems.get(EMBEDDING_SYSTEM + suffix)
+        try:
+            return float(row["mrr"]) >= float(base["mrr"])  # type: ignore[index]
+        except (KeyError, TypeError, ValueError):
+            return True
+    return True
 
 
 def semantic_search_useful(manifest: dict[str, Any]) -> bool:

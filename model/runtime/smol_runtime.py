@@ -14,6 +14,7 @@ Without a usable built half the runtime still embeds (search works); `has_decode
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -296,6 +297,7 @@ class SmolRuntime:
 
     def complete_function(self, prompt: str, config: GenerationConfig | None = None) -> Generation:
         """Continue a function from its signature and docstring (HumanEval's decoder-only mode)."""
+        config = dataclasses.replace(config or GenerationConfig(), max_source_length=self.config.max_prefix_length)
         return self.complete(prompt, "", config)
 
     def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:

@@ -40,3 +40,17 @@ def test_recorded_evaluation_switches_the_engine_to_lexical(tiny_bundle: Path, t
         assert engine.semantic is False and "lexical index only" in engine.model_message
     finally:
         engine.close()
+
+
+def test_rerank_gate_compares_with_the_embedding_on_the_same_queries() -> None:
+    from lsp_server.search import rerank_useful
+
+    def manifest(emb: float, rr: float, suffix: str = "") -> dict:
+        return {"evaluation": {"retrieval": {"systems": {
+            "codet5p embedding": {"mrr": 0.9}, f"codet5p embedding{suffix}": {"mrr": emb},
+            f"codet5p + match re-rank@32{suffix}": {"mrr": rr}}}}}
+
+    assert rerank_useful({}) is True  # nothing recorded: keep the configured behaviour
+    assert rerank_useful(manifest(0.7, 0.6, " (first 200 queries)")) is False
+    assert rerank_useful(manifest(0.7, 0.75, " (first 200 queries)")) is True
+    assert rerank_useful(manifest(0.7, 0.69)) is False

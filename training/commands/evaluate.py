@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=("auto", "int8", "fp32"),
                         help="which exported graphs to use")
     parser.add_argument("--batch-size", type=int, default=16, help="embedding batch size (retrieval)")
+    parser.add_argument("--rerank-queries", type=int, default=None,
+                        help="retrieval: re-rank only the first N queries (slow matching heads)")
     parser.add_argument("--rerank-k", type=int, default=32,
                         help="retrieval: re-rank this many top candidates with the matching head (0: off)")
     parser.add_argument("--modes", default="causal,fim",
@@ -95,6 +97,7 @@ def evaluate(args: argparse.Namespace):
 
             runtime = TorchRuntime(args.model_dir, args.device)
         return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data),
+                                  rerank_queries=args.rerank_queries,
                                   threads=args.threads)
     if args.task == "summarize":
         from training.eval.summarize import evaluate_summarize

@@ -60,13 +60,18 @@ def pass_metrics(by_task: dict[str, list[bool]], ks: Sequence[int] = KS) -> dict
 
 def generate_completions(problems: dict[str, dict[str, Any]], runtime,
                          max_new_tokens: int = 256) -> list[tuple[str, str]]:
-    """One greedy completion per problem from the bundle (InstructCodeT5+ prompt and stops)."""
+    """One greedy completion per problem from the bundle: the InstructCodeT5+ prompt, or, for a
+    bundle whose decoder is a pretrained LM (`complete_function`), the prompt's own continuation
+    (the decoder-only mode the released 2B+ models are scored in)."""
     from model.formats import HUMANEVAL_INSTRUCTION, HUMANEVAL_STOP, instruction_example
     from model.runtime.api import GenerationConfig
 
     cfg = GenerationConfig(max_new_tokens=max_new_tokens, stop_strings=tuple(HUMANEVAL_STOP))
     out = []
     for task_id, problem in problems.items():
+        if hasattr(runtime, "complete_function"):
+            out.append((task_id, runtime.complete_function(problem["prompt"], cfg).text))
+            continue
         ex = instruction_example(runtime.tokenizer, HUMANEVAL_INSTRUCTION.format(prompt=problem["prompt"]))
         out.append((task_id, runtime.generate(ex, cfg).text))
     return out

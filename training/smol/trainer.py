@@ -50,6 +50,7 @@ class SmolStageConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     train_encoder: bool = True
+    train_decoder: bool = False  # the frozen-vs-unfrozen A/B only: the recipe keeps it frozen
     text_length: int = 64
     code_length: int = 128
     prompt_length: int = 192
@@ -109,6 +110,9 @@ def lr_at(cfg: SmolStageConfig, step: int, elapsed: float) -> float:
 
 def _trainable(model: SmolCodeT5p, cfg: SmolStageConfig) -> None:
     model.freeze_decoder()
+    if cfg.train_decoder:
+        for p in model.parameters():
+            p.requires_grad = True
     if not cfg.train_encoder:
         for p in model.encoder.parameters():
             p.requires_grad = False
@@ -123,7 +127,7 @@ def _save(ckpt_root: Path, step: int, model: SmolCodeT5p, state: ObjectiveState,
     extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
     extra["step"] = int(info.get("step", 0)) + step
     save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
-                  with_decoder=(src / DECODER_FILE).is_file())
+                  with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)
     tensors, scalars = optimizer_to_files(opt)
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     save_file({k: v.detach().contiguous() for k, v in state.state_dict().items()}, str(tmp / "objectives.safetensors"))
@@ -229,7 +233,7 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
         {"name": cfg.name, "steps": step, "objectives": cfg.objectives, "tokens": tokens,
          "seconds": round(time.perf_counter() - t0, 1)}])
     save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
-                  with_decoder=(src / DECODER_FILE).is_file())  # a test model carries its own decoder
+                  with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)  # a test model carries its own
     os.replace(tmp, final)
     metrics.plot()
     log.info("%s done: %s", cfg.name, final)
