@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "eval": "evaluate",
     "transfer": "transfer",
     "smol-recipe": "smol",
+    "smol-export": "smol_export",
 }
 
 HELP: dict[str, str] = {
@@ -35,6 +36,7 @@ HELP: dict[str, str] = {
     "eval": "evaluate a bundle (retrieval, summarize, complete, humaneval)",
     "transfer": "pack a model directory into size-capped parts, or unpack such parts",
     "smol-recipe": "train the smol model (MiniLM encoder + frozen SmolLM2 decoder), resumably",
+    "smol-export": "export a smol model directory to a bundle (encoder + trained parts; optionally build the decoder)",
 }
 
 
