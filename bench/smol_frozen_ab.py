@@ -1,11 +1,13 @@
-"""Frozen vs unfrozen SmolLM2 decoder under the same CPU budget (the paper's efficiency argument).
+"""Frozen vs unfrozen SmolLM2 decoder, and 1 vs 3 cross-attention layers, under one CPU budget.
 
     python bench/smol_frozen_ab.py --init <runs>/smol-cpu/init --pairs <corpus>/pairs/train.jsonl \\
         --heldout <corpus>/heldout/summarize.jsonl --seconds 600 --out bench/results/smol-v2/frozen_ab.json
 
 Both arms start from the same smol model directory and train code->text alone on the same
 batches for the same wall-clock budget: (a) the recipe's trainable parts (encoder,
-cross-attention, heads), (b) everything, the 135M decoder included. Reported per arm: trainable
+cross-attention in the top layer, heads), (b) everything, the 135M decoder included, and with
+`--x3-init` (a `smol-x3` directory: `codet5p-train smol-recipe --config smol-x3 --until init
+--work W`) (c) the trainable parts with cross-attention in the top three layers. Reported per arm: trainable
 parameters, steps done, median seconds per step, and the teacher-forced code->text loss on the
 first `--limit` held-out functions (the zero-shot model's loss beside them).
 """
@@ -52,6 +54,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600, help="wall-clock budget per arm")
     parser.add_argument("--limit", type=int, default=64, help="held-out functions scored")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--x3-init", type=Path, default=None, help="smol-x3 model directory for arm (c)")
     parser.add_argument("--work", type=Path, default=None, help="keep the runs here (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -66,8 +69,11 @@ def main() -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="smol-frozen-ab-"))
     report = {"budget_s": args.seconds, "heldout": args.heldout.name, "heldout_n": len(rows),
               "zero_shot_loss": heldout_loss(args.init, rows), "arms": {}}
-    for arm, unfrozen in (("frozen decoder", False), ("unfrozen decoder", True)):
-        cfg = SmolStageConfig(name=arm.replace(" ", "-"), init_from=str(args.init), pairs=str(args.pairs),
+    arms = [("frozen decoder", False, args.init), ("unfrozen decoder", True, args.init)]
+    if args.x3_init:
+        arms.append(("frozen decoder, cross-attention in 3 layers", False, args.x3_init))
+    for arm, unfrozen, init in arms:
+        cfg = SmolStageConfig(name=arm.replace(" ", "-").replace(",", ""), init_from=str(init), pairs=str(args.pairs),
                               objectives={"code_to_text": 1.0}, steps=100_000, batch_size=8, gen_batch_size=8,
                               lr=2e-5, new_lr=1e-3, warmup_steps=5, time_budget_s=args.seconds,
                               checkpoint_every=100_000, train_decoder=unfrozen, threads=args.threads, seed=7)

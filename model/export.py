@@ -146,12 +146,12 @@ def _build(model: CodeT5p, tokenizer: CodeTokenizer, tmp: Path, options: ExportO
     Runtime.load(tmp, threads=1)  # the bundle must load and verify with the runtime itself
 
 
-def quantize(src: Path, dst: Path) -> str:
+def quantize(src: Path, dst: Path, per_channel: bool = False) -> str:
     """int8 dynamic quantisation (weights int8, activations quantised at run time)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     big = bool(external_files(src)) or src.stat().st_size > 1_500_000_000
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
                      use_external_data_format=big)
     return dst.name
 

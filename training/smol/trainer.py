@@ -43,7 +43,9 @@ class SmolStageConfig:
     objectives: dict[str, float] = field(default_factory=lambda: {"contrastive": 1.0})
     steps: int = 100
     batch_size: int = 32  # pairs per step for the encoder objectives
-    gen_batch_size: int = 8  # of those, pairs that also run through the decoder
+    gen_batch_size: int = 8  # of those, pairs that also run through the decoder (code->text)
+    side_batch_size: int = 0  # pairs for matching and text->code (0: gen_batch_size)
+    match_code_length: int = 64  # decoder tokens of code the matching head reads (the server's re-rank)
     lr: float = 5e-5  # pretrained parts (encoder, embedding projection)
     new_lr: float = 1e-3  # parts that start fresh (cross-attention, matching head, temperature)
     warmup_steps: int = 20
@@ -69,8 +71,10 @@ class SmolStageConfig:
             raise ValueError(f"unknown objectives {unknown}; known: {', '.join(NAMES)}")
         if not any(w > 0 for w in self.objectives.values()):
             raise ValueError("every objective weight is 0")
-        if self.steps < 1 or self.batch_size < 2 or not 1 <= self.gen_batch_size <= self.batch_size:
-            raise ValueError("need steps >= 1, batch_size >= 2 and 1 <= gen_batch_size <= batch_size")
+        if self.steps < 1 or self.batch_size < 2 or not 1 <= self.gen_batch_size <= self.batch_size \
+                or not 0 <= self.side_batch_size <= self.batch_size:
+            raise ValueError("need steps >= 1, batch_size >= 2, 1 <= gen_batch_size <= batch_size "
+                             "and 0 <= side_batch_size <= batch_size")
         if not self.init_from or not self.pairs:
             raise ValueError("init_from and pairs are required")
 
@@ -194,7 +198,8 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
     log.info("%s: %d pairs, %d trainable of %d parameters, objectives %s", cfg.name, len(rows),
              count_parameters(model, True), count_parameters(model), cfg.objectives)
     lengths = {"text": cfg.text_length, "code": cfg.code_length, "prompt": cfg.prompt_length,
-               "summary": cfg.summary_length, "code_target": cfg.code_target_length}
+               "summary": cfg.summary_length, "code_target": cfg.code_target_length,
+               "match_code": cfg.match_code_length}
     metrics = MetricsLog(run_dir, cfg.steps, start)
     t0 = time.perf_counter() - elapsed0
     step = start
@@ -209,7 +214,8 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
         lr = lr_at(cfg, step, elapsed)
         for group in opt.param_groups:
             group["lr"] = lr * group["scale"]
-        loss, n, parts = stage_losses(model, tok, state, batch, cfg.objectives, rng, lengths, cfg.gen_batch_size)
+        loss, n, parts = stage_losses(model, tok, state, batch, cfg.objectives, rng, lengths, cfg.gen_batch_size,
+                                      cfg.side_batch_size or cfg.gen_batch_size)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -218,6 +224,8 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
         tokens += n
         row = metrics.record({"step": step, "loss": float(loss.detach()), "lr": lr, "tokens": n,
                               "grad_norm": float(grad), "temperature": float(1 / state.scale().detach()), **parts})
+        if cfg.time_budget_s > 0:  # the budget, not the step cap, ends this stage
+            row["eta_s"] = min(row["eta_s"], max(0.0, cfg.time_budget_s - (time.perf_counter() - t0)))
         if step % cfg.log_every == 0 or step == cfg.steps:
             metrics.progress(row)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or (stop_after is not None and step - start >= stop_after):
