@@ -35,13 +35,6 @@ def rows_from(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
-def weighted_rrf(sem: np.ndarray, lex: np.ndarray, w_lex: float, k: int = 60) -> np.ndarray:
-    def ranks(s: np.ndarray) -> np.ndarray:
-        order = np.argsort(-s, axis=1, kind="stable")
-        r = np.empty_like(order)
-        r[np.arange(s.shape[0])[:, None], order] = np.arange(1, s.shape[1] + 1)[None, :]
-        return r
-    return 1.0 / (k + ranks(sem)) + w_lex / (k + ranks(lex))
 
 
 def main() -> int:
@@ -58,6 +51,7 @@ def main() -> int:
     from model.runtime import Runtime
     from training.eval.baselines import bm25_scores
     from training.eval.metrics import gold_ranks, retrieval_metrics
+    from training.eval.retrieval import rrf_scores
 
     rows = rows_from(args)
     rt = Runtime.load(args.bundle, threads=args.threads)
@@ -67,7 +61,7 @@ def main() -> int:
     lex = bm25_scores([r["query"] for r in rows], [r["code"] for r in rows])
     report = {"n": len(rows), "data": (args.data or args.pairs).name,
               "embedding": retrieval_metrics(gold_ranks(sem))["mrr"], "bm25": retrieval_metrics(gold_ranks(lex))["mrr"],
-              "rrf": {w: retrieval_metrics(gold_ranks(weighted_rrf(sem, lex, float(w))))["mrr"]
+              "rrf": {w: retrieval_metrics(gold_ranks(rrf_scores(sem, lex, weights=(1.0, float(w)))))["mrr"]
                       for w in args.weights.split(",")}}
     text = json.dumps(report, indent=2)
     print(text)

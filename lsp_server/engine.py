@@ -30,7 +30,7 @@ from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
-                               hybrid_search, is_identifier_query, rerank_useful,
+                               hybrid_search, is_identifier_query, lexical_weight_of, rerank_useful,
                                semantic_search_useful)
 from lsp_server.store import Store
 from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
@@ -470,8 +470,9 @@ class Engine:
         if rt is not None and rt.has_matching and opts.rerank and self.rerank:
             match = lambda q, codes: self.worker.submit(  # noqa: E731
                 rt.match_scores, q, codes, len(codes), RERANK_CODE_TOKENS).result()
+        weight = lexical_weight_of(rt.manifest) if rt is not None else 1.0
         return hybrid_search(ix.store, query, vectors, embed, match, limit, opts.candidates,
-                             opts.rerank_top_k)
+                             opts.rerank_top_k, weight)
 
     def _query_vector(self, query: str):
         """The query's embedding, from a small LRU cache (people repeat and refine queries)."""

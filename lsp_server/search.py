@@ -251,12 +251,14 @@ class VectorIndex:
             return [(int(ids[i]), float(scores[i])) for i in top]
 
 
-def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal-rank fusion: sum of 1 / (k + rank) over the lists, best first."""
+def rrf(ranked_lists: Sequence[Sequence[int]], k: int = RRF_K,
+        weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: sum of weight / (k + rank) over the lists, best first."""
     scores: dict[int, float] = {}
-    for ranked in ranked_lists:
+    for n, ranked in enumerate(ranked_lists):
+        w = 1.0 if weights is None else weights[n]
         for rank, item in enumerate(ranked):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+            scores[item] = scores.get(item, 0.0) + w / (k + rank + 1)
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
@@ -275,8 +277,10 @@ def match_text(row: dict, max_chars: int = 320) -> str:
 def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
                   embed: Callable[[str], np.ndarray] | None,
                   match: Callable[[str, list[str]], np.ndarray] | None,
-                  limit: int = 50, candidates: int = 100, rerank_top_k: int = 10) -> list[SearchHit]:
-    """Lexical + semantic retrieval fused by RRF; optional matching-head re-rank of the top-k.
+                  limit: int = 50, candidates: int = 100, rerank_top_k: int = 10,
+                  lexical_weight: float = 1.0) -> list[SearchHit]:
+    """Lexical + semantic retrieval fused by RRF (the lexical list weighted by `lexical_weight`,
+    see `lexical_weight_of`); optional matching-head re-rank of the top-k.
 
     The lexical query runs on a helper thread while the query is embedded and scored (SQLite,
     ONNX Runtime and numpy release the GIL), so on two cores the slower of the two sets the time."""
@@ -286,7 +290,8 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
         lexical_job = _LEXICAL.submit(store.fts, query, candidates)
         semantic = [sid for sid, _ in vectors.nearest(embed(query), candidates)]
     lexical = [sid for sid, _ in (lexical_job.result() if lexical_job else store.fts(query, candidates))]
-    fused = rrf([lst for lst in (lexical, semantic) if lst])
+    lists = [(lst, w) for lst, w in ((lexical, lexical_weight), (semantic, 1.0)) if lst]
+    fused = rrf([lst for lst, _ in lists], weights=[w for _, w in lists])
     ids = [sid for sid, _ in fused[: max(limit, rerank_top_k)]]
     rows = store.symbols_by_ids(ids)
     lex_set, sem_set = set(lexical), set(semantic)
@@ -308,6 +313,16 @@ HYBRID_SYSTEM = "codet5p embedding + BM25 (RRF)"
 EMBEDDING_SYSTEM = "codet5p embedding"
 RERANK_SYSTEM = "codet5p + match re-rank"
 LEXICAL_SYSTEM = "baseline BM25"
+
+
+def lexical_weight_of(manifest: dict[str, Any]) -> float:
+    """The BM25 list's weight in the hybrid fusion that the bundle records (`search.lexical_weight`,
+    chosen on a validation split by `bench/fusion_weights.py`); 1.0 when it records none."""
+    try:
+        value = float((manifest.get("search") or {}).get("lexical_weight", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return value if 0.0 <= value <= 10.0 else 1.0
 
 
 def rerank_useful(manifest: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ the shipped model does not trade completion, summaries and search for instructio
 The contrastive objective runs with in-batch negatives only (its default, no queue) in `small`
 and `small-gpu`: with online batch keys, a queue of momentum keys lets the loss fall to ln(batch)
 by telling stale keys from fresh ones, while the in-batch discrimination that search needs stays
-at chance (`model/MODEL_CARD.md`, "Search"). `tiny` keeps a small queue so CI covers that path.
+at chance (`model/MODEL_CARD_small-v1.md`, "Search"). `tiny` keeps a small queue so CI covers that path.
 
 `ABLATIONS` are the paper's two, applied to any recipe: `no-clm` drops the causal LM objectives
 from stage 1, `no-matching` drops the matching objective from stage 2. Every stage before the
@@ -100,7 +100,7 @@ def _gpu_stage(settings: dict[str, Any], budget_s: float, workers: int) -> dict[
 # 3e-4, not 1e-3: with AdamW at 1e-3 the `small` config does not learn to read its encoder at all
 # (`bench/copy_task.py`: a 10-token copy stays at chance loss over 600 steps, while 3e-4 learns it),
 # and `small-v1`, trained at 1e-3, has a decoder that barely uses its encoder
-# (`bench/encoder_reliance.py`; model/MODEL_CARD.md, "Search")
+# (`bench/encoder_reliance.py`; model/MODEL_CARD_small-v1.md, "Search")
 _CHUNKS = {"chunk_length": 256, "batch_size": 128, "lr": 3e-4}
 RECIPES["small-gpu"] = {
     **{k: v for k, v in RECIPES["small"].items() if k != "stages"},

@@ -157,8 +157,10 @@ def encoder_parity(model: SmolCodeT5p, tok: TokenizerPair, path: Path) -> float:
 
 
 def export_encoder_bundle(model_dir: str | Path, out: str | Path, overwrite: bool = False,
-                          max_diff: float = 1e-3, keep_fp32: bool = False) -> Path:
-    """The shipped half of a smol bundle (encoder graph int8, tokenizer, trained decoder parts)."""
+                          max_diff: float = 1e-3, keep_fp32: bool = False,
+                          search: dict[str, Any] | None = None) -> Path:
+    """The shipped half of a smol bundle (encoder graph int8, tokenizer, trained decoder parts).
+    `search` is recorded as the manifest's search settings (e.g. `lexical_weight`)."""
     model, tok, info = load_smol_dir(model_dir)
     out = Path(out)
     if out.exists() and not overwrite:
@@ -196,6 +198,8 @@ def export_encoder_bundle(model_dir: str | Path, out: str | Path, overwrite: boo
             "opset": OPSET, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "export_seconds": round(time.perf_counter() - t0, 1),
         }
+        if search:
+            manifest["search"] = search
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         if out.exists():
             shutil.rmtree(out)

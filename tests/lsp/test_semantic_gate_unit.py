@@ -54,3 +54,15 @@ def test_rerank_gate_compares_with_the_embedding_on_the_same_queries() -> None:
     assert rerank_useful(manifest(0.7, 0.6, " (first 200 queries)")) is False
     assert rerank_useful(manifest(0.7, 0.75, " (first 200 queries)")) is True
     assert rerank_useful(manifest(0.7, 0.69)) is False
+
+
+def test_lexical_weight_comes_from_the_manifest_and_shapes_the_fusion() -> None:
+    from lsp_server.search import lexical_weight_of, rrf
+
+    assert lexical_weight_of({}) == 1.0
+    assert lexical_weight_of({"search": {"lexical_weight": 0.1}}) == 0.1
+    assert lexical_weight_of({"search": {"lexical_weight": "x"}}) == 1.0
+    assert lexical_weight_of({"search": {"lexical_weight": -3}}) == 1.0
+    lexical, semantic = [1, 2, 3], [3, 2, 1]
+    assert {i for i, _ in rrf([lexical, semantic])[:2]} == {1, 3}  # equal weights: both tops tie
+    assert [i for i, _ in rrf([lexical, semantic], weights=[0.1, 1.0])][0] == 3  # the embedding leads

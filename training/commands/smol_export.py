@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack", type=Path, default=None, help="write the shipped half as this .tar.xz too")
     parser.add_argument("--keep-fp32", action="store_true", help="keep the fp32 encoder graph as well")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT_BUNDLE if it exists")
+    parser.add_argument("--lexical-weight", type=float, default=None,
+                        help="record the BM25 weight of the server's hybrid fusion (choose it on a "
+                             "validation split with bench/fusion_weights.py)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
 
 
@@ -38,8 +41,12 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     try:
+        search = None
+        if args.lexical_weight is not None:
+            search = {"lexical_weight": args.lexical_weight,
+                      "chosen_by": "bench/fusion_weights.py on a validation split"}
         out = export_encoder_bundle(args.model_dir, args.out_bundle, overwrite=args.overwrite,
-                                    keep_fp32=args.keep_fp32)
+                                    keep_fp32=args.keep_fp32, search=search)
         if args.pack:
             with tempfile.TemporaryDirectory() as tmp:  # the archive holds the shipped files only
                 shipped = Path(tmp) / "bundle"

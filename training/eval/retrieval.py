@@ -33,15 +33,16 @@ def rerank_scores(cosine: np.ndarray, queries: Sequence[str], codes: Sequence[st
     return out
 
 
-def rrf_scores(*score_mats: np.ndarray, k: int = 60) -> np.ndarray:
-    """Reciprocal-rank fusion of score matrices: sum over systems of 1 / (k + rank)."""
+def rrf_scores(*score_mats: np.ndarray, k: int = 60, weights: Sequence[float] | None = None) -> np.ndarray:
+    """Reciprocal-rank fusion of score matrices: sum over systems of weight / (k + rank)."""
     fused = np.zeros_like(score_mats[0], dtype=np.float64)
-    for s in score_mats:
+    for n, s in enumerate(score_mats):
+        w = 1.0 if weights is None else weights[n]
         order = np.argsort(-s, axis=1, kind="stable")
         ranks = np.empty_like(order)
         rows = np.arange(s.shape[0])[:, None]
         ranks[rows, order] = np.arange(1, s.shape[1] + 1)[None, :]
-        fused += 1.0 / (k + ranks)
+        fused += w / (k + ranks)
     return fused
 
 
@@ -80,8 +81,12 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
             if baselines:
                 t = time.monotonic()
                 bm25 = bl.bm25_scores(queries, codes)
-                report.add("codet5p embedding + BM25 (RRF)",
-                           retrieval_metrics(gold_ranks(rrf_scores(cos, bm25))), time.monotonic() - t)
+                weight = float((getattr(runtime, "manifest", {}) or {}).get("search", {}).get("lexical_weight", 1.0))
+                report.add("codet5p embedding + BM25 (RRF)",  # weighted as the server fuses them
+                           retrieval_metrics(gold_ranks(rrf_scores(cos, bm25, weights=(1.0, weight)))),
+                           time.monotonic() - t)
+                if weight != 1.0:
+                    report.notes.append(f"hybrid: BM25 weighted {weight:g} in the fusion (the bundle's search.lexical_weight)")
     if baselines:
         t = time.monotonic()
         bm25 = bl.bm25_scores(queries, codes) if bm25 is None else bm25
