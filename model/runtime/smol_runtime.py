@@ -159,7 +159,10 @@ class SmolRuntime:
             specials = [i for i in range(min(vocab, 64)) if tokenizers.dec.id_to_token(i).startswith("<")
                         and i not in config.eos_ids]
             self._banned = np.asarray(specials + list(range(vocab, config.vocab_size)), dtype=np.int64)
-            self._blank_ids = np.asarray([i for i, p in enumerate(pieces) if p[:1].isspace()], dtype=np.int64)
+            # pieces sorted by text, for "which ids start with this text" by bisection (healing)
+            order = sorted((p, i) for i, p in enumerate(pieces) if p and i not in set(self._banned.tolist()))
+            self._sorted_pieces = [p for p, _ in order]
+            self._sorted_ids = np.asarray([i for _, i in order], dtype=np.int64)
 
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
@@ -231,9 +234,19 @@ class SmolRuntime:
         return self.pair
 
     def _forced_mask(self, remaining: str) -> np.ndarray:
-        """Ids whose text agrees with the forced blank `remaining` (is a prefix of it or starts with it)."""
-        ok = [i for i in self._blank_ids if (p := self._pieces[i]) and (p.startswith(remaining) or remaining.startswith(p))]
-        return np.asarray(ok, dtype=np.int64)
+        """Ids whose text agrees with the forced text `remaining`: it starts with them (a piece of
+        it) or they start with it (they complete it and go on)."""
+        import bisect
+
+        lo = bisect.bisect_left(self._sorted_pieces, remaining)
+        hi = bisect.bisect_left(self._sorted_pieces, remaining + "\U0010ffff")
+        ok = [self._sorted_ids[lo:hi]]
+        for n in range(1, len(remaining)):  # strict prefixes of the forced text
+            j = bisect.bisect_left(self._sorted_pieces, remaining[:n])
+            while j < len(self._sorted_pieces) and self._sorted_pieces[j] == remaining[:n]:
+                ok.append(self._sorted_ids[j:j + 1])
+                j += 1
+        return np.concatenate(ok) if ok else np.zeros(0, dtype=np.int64)
 
     def _greedy(self, prompt: list[int], forced: str, cross: list[KV], enc_mask: np.ndarray,
                 config: GenerationConfig, end_ids: frozenset[int]) -> tuple[list[int], StopReason, str]:
@@ -294,15 +307,29 @@ class SmolRuntime:
     def complete(self, prefix: str, suffix: str = "", config: GenerationConfig | None = None,
                  mode: str = "auto") -> Generation:
         """Decoder-only completion of `prefix` (SmolLM2 has no fill-in-the-middle tokens, so the
-        suffix is left to the caller's post-processing); the prompt's trailing blank is healed."""
+        suffix is left to the caller's post-processing). The token boundary is healed: the
+        prompt's trailing blank and its last token are cut and forced back as the generation's
+        start, so the model may pick the token that extends them (`'` -> `',`)."""
         if mode not in ("auto", "fim", "causal"):
             raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
         config = config or GenerationConfig()
         budget = config.max_source_length or 384
-        prompt, forced = heal_prompt(prefix[-16 * budget:])
+        ids, forced = self.healed_prompt(prefix, budget)
+        return self._generate(ids, forced, None, config, budget)
+
+    def healed_prompt(self, prefix: str, budget: int) -> tuple[list[int], str]:
+        """(prompt ids, forced text) for completing `prefix` in at most `budget` tokens."""
+        pair = self._need_decoder()
+        prompt, blank = heal_prompt(prefix[-16 * budget:])
         if not prompt:
-            prompt, forced = prefix, ""
-        return self._generate(prompt, forced, None, config, budget)
+            prompt, blank = prefix, ""
+        ids = clip_left(pair.dec_encode(prompt), budget)
+        forced = blank
+        if len(ids) > 1:
+            last = self._pieces[ids[-1]] if ids[-1] < len(self._pieces) else ""
+            if last and "\ufffd" not in last and prompt.endswith(last):
+                ids, forced = ids[:-1], last + blank
+        return ids, forced
 
     def complete_function(self, prompt: str, config: GenerationConfig | None = None) -> Generation:
         """Continue a function from its signature and docstring (HumanEval's decoder-only mode)."""

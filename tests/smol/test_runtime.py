@@ -46,22 +46,27 @@ def test_loads_as_smol_and_embeds_like_torch(smol_bundle: Path, smol_model_dir: 
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
 
-def test_greedy_completion_equals_torch(smol_bundle: Path, smol_model_dir: Path) -> None:
+def test_greedy_decoding_equals_torch(smol_bundle: Path, smol_model_dir: Path) -> None:
     rt = SmolRuntime.load(smol_bundle, threads=1)
     model, pair, _ = load_smol_dir(smol_model_dir)
     prompt = "def add(a, b):\n    return a"
-    gen = rt.complete(prompt, "", GenerationConfig(max_new_tokens=12))
+    gen = rt._generate(pair.dec_encode(prompt), "", None, GenerationConfig(max_new_tokens=12), 64)
     assert gen.token_ids == _torch_greedy(model, pair, prompt, 12, list(rt._banned))
 
 
-def test_prompt_ending_in_blank_is_healed(smol_bundle: Path) -> None:
+def test_prompt_boundary_is_healed(smol_bundle: Path) -> None:
     rt = SmolRuntime.load(smol_bundle, threads=1)
     prefix = "def add(a, b):\n    "
     assert heal_prompt(prefix) == ("def add(a, b):", "\n    ")
+    ids, forced = rt.healed_prompt(prefix, 64)
+    assert forced.endswith("\n    ") and len(forced) > len("\n    ")  # the last token is backed off too
+    assert rt.pair.dec_decode(ids) + forced == prefix
     gen = rt.complete(prefix, "", GenerationConfig(max_new_tokens=8))
     decoded = rt.pair.dec_decode(gen.token_ids)
-    assert decoded.startswith("\n    ")  # the generation re-typed the cut blank first
-    assert decoded[len("\n    "):].startswith(gen.text)  # and the caller gets only what follows
+    assert decoded.startswith(forced)  # the generation re-typed the cut text first
+    assert decoded[len(forced):].startswith(gen.text)  # and the caller gets only what follows
+    allowed = {rt._pieces[i] for i in rt._forced_mask("):")}
+    assert allowed and all(p.startswith("):") or "):".startswith(p) for p in allowed)
 
 
 def test_summary_match_and_text_to_code_run(smol_bundle: Path) -> None:
