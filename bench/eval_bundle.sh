@@ -7,6 +7,8 @@
 # HELDOUT_DIR is `<corpus>/heldout` from `codet5p-train corpus`; TASKs default to
 # retrieval summarize complete humaneval. Retrieval is also recorded in the bundle's manifest
 # (the server reads it). Runs on the CPU with one runtime thread, like the server on a laptop.
+# Knobs for slower models (environment): LIMIT=N scores the first N rows of summarize and
+# complete; RERANK="--rerank-k 10 --rerank-queries 100" re-ranks a subset of queries; THREADS.
 set -euo pipefail
 BUNDLE=${1:?usage: bench/eval_bundle.sh BUNDLE HELDOUT_DIR OUT_DIR [TASK...]}
 HELDOUT=${2:?heldout dir}
@@ -17,12 +19,12 @@ PY=${PYTHON:-python}
 mkdir -p "$OUT"
 for task in $TASKS; do
   case $task in
-    retrieval) extra=(--data "$HELDOUT/retrieval.jsonl" --baselines --record) ;;
-    summarize) extra=(--data "$HELDOUT/summarize.jsonl" --baselines) ;;
-    complete) extra=(--data "$HELDOUT/complete.jsonl" --baselines) ;;
+    retrieval) extra=(--data "$HELDOUT/retrieval.jsonl" --baselines --record ${RERANK:-}) ;;
+    summarize) extra=(--data "$HELDOUT/summarize.jsonl" --baselines ${LIMIT:+--limit $LIMIT}) ;;
+    complete) extra=(--data "$HELDOUT/complete.jsonl" --baselines ${LIMIT:+--limit $LIMIT}) ;;
     humaneval) extra=() ;;
     *) echo "unknown task $task" >&2; exit 2 ;;
   esac
   echo "== $task"
-  "$PY" -m training.cli eval "$task" --bundle "$BUNDLE" "${extra[@]}" --threads 1 --out "$OUT/$task.json"
+  "$PY" -m training.cli eval "$task" --bundle "$BUNDLE" "${extra[@]}" --threads "${THREADS:-1}" --out "$OUT/$task.json"
 done

@@ -251,7 +251,15 @@ class SmolRuntime:
     def _greedy(self, prompt: list[int], forced: str, cross: list[KV], enc_mask: np.ndarray,
                 config: GenerationConfig, end_ids: frozenset[int]) -> tuple[list[int], StopReason, str]:
         pair = self._need_decoder()
-        rules = StopRules(config, end_ids, "eos", self._newline_mask, pair.dec_decode, self._banned)
+
+        def after_forced(ids: Sequence[int]) -> str:
+            """The generated text past the forced start: what the caller gets, what stops apply to."""
+            text = pair.dec_decode(ids)
+            if text.startswith(forced):
+                return text[len(forced):]
+            return "" if forced.startswith(text) else text
+
+        rules = StopRules(config, end_ids, "eos", self._newline_mask, after_forced, self._banned)
         ids: list[int] = []
         if config.max_new_tokens <= 0 or not prompt:
             return ids, "max_tokens", ""
@@ -278,16 +286,13 @@ class SmolRuntime:
                 break
             ids.append(tok)
             stop, text_cut = rules.text_stop(ids, tok)
-            if stop is not None and not (stop == "newline" and remaining):
+            if stop is not None:
                 reason, cut = stop, text_cut
                 break
             if len(ids) >= config.max_new_tokens:
                 break
             logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
-        text = cut if cut is not None else pair.dec_decode(ids)
-        if forced:
-            text = text[len(forced):] if text.startswith(forced) else text.lstrip(" \t\r\n")
-        return ids, reason, text
+        return ids, reason, cut if cut is not None else after_forced(ids)
 
     def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
                   prompt_budget: int) -> Generation:

@@ -161,3 +161,16 @@ def test_wrong_encoder_tokenizer_is_refused(smol_bundle: Path, tmp_path: Path) -
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="encoder_tokenizer.json: 30532 tokens"):
         Runtime.load(bundle, threads=1)
+
+
+def test_stops_apply_after_the_forced_text(smol_bundle: Path) -> None:
+    """A forced start that holds a newline (`)` + `\\n`) must not end a one-line completion."""
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    prefix = "def add(a, b):\n    return add(a, b)\n"
+    ids, forced = rt.healed_prompt(prefix, 64)
+    assert "\n" in forced and not forced.startswith("\n")
+    gen = rt.complete(prefix, "", GenerationConfig(max_new_tokens=10, stop_at_newline=True))
+    decoded = rt.pair.dec_decode(gen.token_ids)
+    assert decoded.startswith(forced)
+    assert not gen.text.startswith(forced.strip())  # the re-typed prompt text is never returned
+    assert "\n" not in gen.text.strip()
