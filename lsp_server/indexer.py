@@ -126,7 +126,10 @@ class Indexer:
                 self.remove(path)
             return 0
         try:
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError as exc:  # vanished (or unreadable) since it was listed
+                raise SkippedFile(f"{path}: cannot stat ({exc.strerror})") from exc
             known = self.store.db.execute("SELECT hash, size, mtime FROM files WHERE path=?", [rel]).fetchone()
             if known and known[1] == stat.st_size and known[2] == stat.st_mtime:
                 return 0
@@ -192,8 +195,12 @@ class Indexer:
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
-            seen.add(self.rel(path))
-            self.index_file(path, report)
+            try:
+                seen.add(self.rel(path))
+                self.index_file(path, report)
+            except (OSError, ValueError, RuntimeError) as exc:  # one bad file never stops a scan
+                log.info("not indexed: %s: %s", path, exc)
+                report.skipped.append(f"{path}: {exc}")
             report.files_seen += 1
             if progress is not None and time.perf_counter() - last > 0.2:
                 last = time.perf_counter()
