@@ -202,7 +202,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from lsp_server.framing import BoundedStdin
+        server.start_io(stdin=BoundedStdin(sys.stdin.buffer))
     return 0
 
 

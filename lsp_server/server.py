@@ -402,8 +402,10 @@ async def code_action(ls: CodeT5pServer, params: lsp.CodeActionParams) -> list[l
 
 @server.feature(lsp.CODE_ACTION_RESOLVE)
 async def resolve_code_action(ls: CodeT5pServer, action: lsp.CodeAction) -> lsp.CodeAction:
-    data = action.data or {}
-    got = ls.document(data.get("uri", ""))
+    data = action.data if isinstance(action.data, dict) else {}  # the client echoes it back: any JSON
+    if not isinstance(data.get("uri"), str):
+        return action
+    got = ls.document(data["uri"])
     if got is None:
         return action
     try:
