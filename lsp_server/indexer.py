@@ -185,10 +185,10 @@ class Indexer:
         self.matcher = IgnoreMatcher(self.root, self.rules.exclude)  # .gitignore may have changed
         files = []
         for path in walk(self.root, self.rules):
-            files.append(path)
-            if len(files) >= self.max_files:
+            if len(files) >= self.max_files:  # a file past the limit exists (exactly the limit is fine)
                 report.skipped.append(f"{self.root}: more than {self.max_files} files; the rest is not indexed")
                 break
+            files.append(path)
         seen = set()
         last = 0.0
         for i, path in enumerate(files):
@@ -199,8 +199,7 @@ class Indexer:
                 seen.add(self.rel(path))
                 self.index_file(path, report)
             except (OSError, ValueError, RuntimeError) as exc:  # one bad file never stops a scan
-                log.info("not indexed: %s: %s", path, exc)
-                report.skipped.append(f"{path}: {exc}")
+                report.skipped.append(f"{path}: {exc}")  # logged by the caller
             report.files_seen += 1
             if progress is not None and time.perf_counter() - last > 0.2:
                 last = time.perf_counter()

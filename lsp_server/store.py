@@ -14,6 +14,10 @@ Tables
 
 Each thread gets its own connection (WAL mode: the indexer writes while searches read). A file
 that is not a valid index of this version is deleted and rebuilt (`Store.rebuilt` says so).
+Every write is one explicit transaction (`_transaction`) with plain `executemany`: sqlite-utils
+4 commits each statement run outside a transaction it knows of, so a file's row, its symbols
+and their FTS rows were committed one by one and a `kill -9` between them left a file indexed
+without its symbols, never to be re-parsed (its hash matched).
 """
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ import logging
 import re
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -82,6 +87,19 @@ class Store:
             db = sqlite_utils.Database(conn)
             self._local.db = db
         return db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write (BEGIN IMMEDIATE ... COMMIT, rolled back on any error)."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)
@@ -153,18 +171,19 @@ class Store:
             row.update(path=rel_path, hash=sym.content_hash,
                        words=identifier_words(f"{sym.name} {sym.container} {sym.signature}"))
             rows.append(row)
-        with self._lock, self.db.conn:
-            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
-            self.db["files"].insert({"path": rel_path, "hash": text_hash, "size": size,
-                                     "mtime": mtime, "language": language, "error": error},
-                                    replace=True)
-            if rows:
-                self.db["symbols"].insert_all(rows)
+        columns = ("path", "hash", "words", *_SYMBOL_COLUMNS)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM symbols WHERE path=?", [rel_path])
+            conn.execute("INSERT OR REPLACE INTO files (path, hash, size, mtime, language, error) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", [rel_path, text_hash, size, mtime, language, error])
+            conn.executemany(f"INSERT INTO symbols ({', '.join(columns)}) "
+                             f"VALUES ({', '.join('?' * len(columns))})",
+                             [[row[c] for c in columns] for row in rows])
 
     def remove_file(self, rel_path: str) -> None:
-        with self._lock, self.db.conn:
-            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
-            self.db.execute("DELETE FROM files WHERE path=?", [rel_path])
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM symbols WHERE path=?", [rel_path])
+            conn.execute("DELETE FROM files WHERE path=?", [rel_path])
 
     def counts(self) -> dict[str, int]:
         q = self.db.execute
@@ -202,8 +221,9 @@ class Store:
     def put_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         rows = [{"hash": h, "model": model, "dim": int(v.shape[0]), "dtype": self.embedding_dtype,
                  "vector": vector_to_blob(v, self.embedding_dtype)} for h, v in zip(hashes, vectors)]
-        with self._lock, self.db.conn:
-            self.db["embeddings"].insert_all(rows, replace=True)
+        with self._transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO embeddings (hash, model, dim, dtype, vector) "
+                             "VALUES (:hash, :model, :dim, :dtype, :vector)", rows)
 
     def embedding_matrix(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(symbol ids [n], unit vectors float32 [n, d]) for every symbol embedded with `model`."""

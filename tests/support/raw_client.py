@@ -36,14 +36,15 @@ class RawClient:
     """`python LAUNCHER serve` with pipes; `send` bytes, `wait_for` answers by id."""
 
     def __init__(self, stderr_path: Path, launcher: Sequence[str] = ("-m", "lsp_server"),
-                 env_extra: dict[str, str] | None = None, cwd: Path = REPO) -> None:
+                 env_extra: dict[str, str] | None = None, cwd: Path = REPO,
+                 prefix: Sequence[str] = (), preexec_fn=None) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                **(env_extra or {})}
         self.stderr_path = stderr_path
         self._stderr = open(stderr_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, *launcher, "serve", "--log-level", "info"],
+        self.proc = subprocess.Popen([*prefix, sys.executable, *launcher, "serve", "--log-level", "info"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, cwd=str(cwd), env=env)
+                                     stderr=self._stderr, cwd=str(cwd), env=env, preexec_fn=preexec_fn)
         self.responses: dict[str, dict] = {}
         self.notifications: list[dict] = []
         self.server_requests: list[dict] = []
@@ -174,6 +175,25 @@ class RawClient:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}")
                 self._cond.wait(min(left, 0.5))
+
+    def indexed(self) -> bool:
+        """A full indexing run has ended (an `indexing` status followed by `idle`)."""
+        seen = False
+        for status in self.statuses():
+            if status["index"]["state"] == "indexing":
+                seen = True
+            elif seen and status["index"]["state"] == "idle":
+                return True
+        return False
+
+    def indexing(self) -> bool:
+        return any(s["index"]["state"] == "indexing" for s in self.statuses())
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
 
     def alive(self) -> bool:
         return self.proc.poll() is None
