@@ -239,7 +239,7 @@ def run_fuzz(client: RawClient, targets: FuzzTargets, batches: int, batch_size: 
     @hyp_seed(seed)
     @settings(max_examples=batches, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck), derandomize=False)
-    @given(st.lists(message(targets), min_size=1, max_size=batch_size))
+    @given(st.lists(message(targets), min_size=batch_size // 2, max_size=batch_size))
     def one_batch(batch: list[tuple[str, bytes, str | None]]) -> None:
         keys = []
         for kind, data, key in batch:

@@ -199,7 +199,8 @@ class RawClient:
         return self.proc.poll() is None
 
     def stderr_text(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text("utf-8", "replace")
 
     def close(self, timeout: float = 20) -> int | None:
