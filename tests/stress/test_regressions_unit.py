@@ -113,3 +113,29 @@ def test_replacing_a_file_is_atomic(tmp_path: Path) -> None:
     other = sqlite3.connect(str(tmp_path / "index.sqlite"))  # what a restarted server would see
     assert other.execute("SELECT hash FROM files").fetchall() == [("hash-v1",)]
     assert other.execute("SELECT count(*) FROM symbols_fts").fetchone()[0] == 2
+
+
+def test_sentence_search_works_when_the_first_vectors_arrive_after_an_empty_load(tmp_path: Path) -> None:
+    """A search during indexing loaded 0 vectors; appending the first batch then raised
+    'could not broadcast (0,0) into (0,32)' on every later search."""
+    import numpy as np
+
+    from lsp_server.search import VectorIndex
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "a.py").write_text("def read_config(path):\n    return path\n\ndef write_report(x):\n    return x\n")
+    ix = _indexer(root, tmp_path)
+    ix.scan()
+    vectors = VectorIndex()
+    vectors.refresh(ix.store, "m", ix.version, journal=ix.changes_since)  # nothing embedded yet
+    assert len(vectors) == 0
+    rng = np.random.default_rng(0)
+
+    def embed(texts: list[str]) -> np.ndarray:  # stands in for the model: unit vectors
+        v = rng.normal(size=(len(texts), 32)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    assert ix.embed_missing(embed, "m") == 2
+    vectors.refresh(ix.store, "m", ix.version, journal=ix.changes_since)
+    assert len(vectors) == 2
+    assert len(vectors.nearest(embed(["q"])[0], 5)) == 2

@@ -46,6 +46,7 @@ class RawClient:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr, cwd=str(cwd), env=env, preexec_fn=preexec_fn)
         self.responses: dict[str, dict] = {}
+        self.received_at: dict[str, float] = {}  # id key -> time.monotonic() of the answer
         self.notifications: list[dict] = []
         self.server_requests: list[dict] = []
         self.stray_stdout = bytearray()
@@ -96,6 +97,7 @@ class RawClient:
                 self.notifications.append(message)
             elif isinstance(message, dict) and "id" in message:
                 self.responses[id_key(message["id"])] = message
+                self.received_at[id_key(message["id"])] = time.monotonic()
             else:
                 self.bad_frames += 1
             self._cond.notify_all()
@@ -116,15 +118,20 @@ class RawClient:
     def send_json(self, message: dict) -> None:
         self.send(frame(json.dumps(message).encode()))
 
-    def request(self, method: str, params: Any = None, timeout: float = 30) -> dict:
-        """Send a well-formed request and wait for its answer."""
+    def send_request(self, method: str, params: Any = None) -> str:
+        """Send a well-formed request; returns its id key (answer in `responses`)."""
         self._next_id += 1
         msg_id = self._next_id
         message = {"jsonrpc": "2.0", "id": msg_id, "method": method}
         if params is not None:
             message["params"] = params
         self.send_json(message)
-        return self.wait_for([id_key(msg_id)], timeout)[id_key(msg_id)]
+        return id_key(msg_id)
+
+    def request(self, method: str, params: Any = None, timeout: float = 30) -> dict:
+        """Send a well-formed request and wait for its answer."""
+        key = self.send_request(method, params)
+        return self.wait_for([key], timeout)[key]
 
     def notify(self, method: str, params: Any = None) -> None:
         message = {"jsonrpc": "2.0", "method": method}
