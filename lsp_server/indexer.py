@@ -155,8 +155,7 @@ class Indexer:
                     report: IndexReport) -> int:
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
         if self.store.file_hash(rel) == digest:
-            self.store.db.execute("UPDATE files SET size=?, mtime=? WHERE path=?", [size, mtime, rel])
-            self.store.db.conn.commit()
+            self.store.touch_file(rel, size, mtime)
             return 0
         try:
             symbols = extract_symbols(text, language)

@@ -215,6 +215,7 @@ async def _index_in_background(ls: CodeT5pServer) -> None:
     except Exception as exc:
         log.exception("indexing failed")
         summary = f"failed: {exc}"
+        ls.message(lsp.MessageType.Error, f"indexing failed: {exc}. Search uses what was indexed before.")
     if progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
     log.info("indexing %s", summary)

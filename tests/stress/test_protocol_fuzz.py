@@ -19,8 +19,9 @@ def test_fuzzed_protocol_traffic(tmp_path: Path, tiny_bundle: Path, outside: Pat
     shutil.copytree(EXAMPLE, root)
     (root / "fuzzed.py").write_text(FUZZED)
     client = RawClient(tmp_path / "server.log")
+    options = stress_options(tiny_bundle, tmp_path / "cache")
     try:
-        client.initialize(root, stress_options(tiny_bundle, tmp_path / "cache"))
+        client.initialize(root, options)
         client.notify("textDocument/didOpen", {"textDocument": {
             "uri": (root / "fuzzed.py").as_uri(), "languageId": "python", "version": 1, "text": FUZZED}})
         report = run_fuzz(client, fuzz_targets(root, outside / "secret.py"), BATCHES, seed=11)
@@ -30,12 +31,14 @@ def test_fuzzed_protocol_traffic(tmp_path: Path, tiny_bundle: Path, outside: Pat
         assert report.internal_errors == []  # bad input gets InvalidParams/InvalidRequest, not a crash
         assert report.stray_stdout_bytes == 0 and client.bad_frames == 0
         assert set(report.kinds) >= {"short_length", "long_length", "huge_length", "bad_json", "request"}
-        # still a working server: a real request on a real file
+        # still a working server (the fuzzer changed settings and open buffers: restore the
+        # settings, then ask about a file it never touched)
+        client.notify("workspace/didChangeConfiguration", {"settings": options})
         hover = client.request("textDocument/hover", {"textDocument": {"uri": (root / "bookshelf/catalog.py").as_uri()},
                                                       "position": {"line": 0, "character": 0}})
         assert "result" in hover
-        found = client.request("workspace/symbol", {"query": "Catalog"})
-        assert found["result"], found
+        found = client.request("workspace/symbol", {"query": "NewStore"})
+        assert [h["name"] for h in found["result"]] == ["NewStore"], found
     finally:
         code = client.close()
     assert code == 0  # a clean shutdown/exit after all that
