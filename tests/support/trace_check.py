@@ -52,12 +52,10 @@ class Trace:
                 if not (len(a) > 1 and isinstance(a[1], str) and a[1].startswith("/"))]
         return made + addr
 
-    def imported_from(self, *dirs: Path) -> list[str]:
-        return [a[0] for a in self.of("import") if len(a) > 1 and isinstance(a[1], str)
-                and _under(a[1], dirs)]
-
-    def compiled_from(self, *dirs: Path) -> list[str]:
-        return [a[0] for a in self.of("compile", "exec") if isinstance(a[0], str) and _under(a[0], dirs)]
+    def code_from(self, *dirs: Path) -> list[str]:
+        """Files under `dirs` whose code was compiled or executed (an import of a source file
+        compiles and execs it: importlib runs module code through `exec`)."""
+        return sorted({a[0] for a in self.of("compile", "exec") if isinstance(a[0], str) and _under(a[0], dirs)})
 
     def pickles(self) -> list[list]:
         return self.of("pickle.find_class", "pickle.load")
