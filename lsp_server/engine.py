@@ -276,7 +276,7 @@ class Engine:
                     scanned.set()
                     helper.join()
                 report.embedded = early[0]
-                for reason in report.skipped[:20]:
+                for reason in report.skipped:  # one line per skipped file
                     log.info("not indexed: %s", reason)
                 if not report.cancelled:
                     report.embedded += self.embed_pending(ix, cancel, progress)

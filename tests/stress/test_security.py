@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.support.lsp_session import EXAMPLE
 from tests.support.raw_client import REPO, RawClient

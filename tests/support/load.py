@@ -4,7 +4,6 @@ Both return plain dicts of figures (latencies in ms, unanswered counts, RSS)."""
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
