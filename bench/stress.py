@@ -67,16 +67,26 @@ def run_fuzz_phase(bundle: Path, work: Path, batches: int, seed: int) -> dict:
         client.initialize(root, options(bundle, work / "fuzz-cache"))
         client.notify("textDocument/didOpen", {"textDocument": {"uri": (root / "fuzzed.py").as_uri(),
                                                                 "languageId": "python", "version": 1, "text": text}})
+        client.wait_until(lambda c: c.indexed(), 300)  # model loaded: RSS growth is the fuzzing's
         rss0 = client.rss_kb()
-        report = run_fuzz(client, fuzz_targets(root, outside), batches, seed=seed)
+        report = run_fuzz(client, fuzz_targets(root, outside), batches // 2, seed=seed)
+        rss_half = client.rss_kb()
+        second = run_fuzz(client, fuzz_targets(root, outside), batches - batches // 2, seed=seed + 1)
         rss1 = client.rss_kb()
+        for key in ("messages", "requests", "answered", "unanswered", "batches", "stray_stdout_bytes", "seconds"):
+            setattr(report, key, getattr(report, key) + getattr(second, key))
+        report.internal_errors += second.internal_errors
+        for mine, theirs in ((report.kinds, second.kinds), (report.error_codes, second.error_codes)):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, 0) + v
     except AssertionError as exc:
         crashes += 0 if client.alive() else 1
         return {"failed": str(exc)[:2000], "crashes": crashes}
     finally:
         code = client.close()
     out = asdict(report)
-    out.update(crashes=crashes, exit_code=code, rss_kb_start=rss0, rss_kb_end=rss1,
+    out.update(crashes=crashes, exit_code=code, rss_kb_start=rss0, rss_kb_half=rss_half, rss_kb_end=rss1,
+               rss_growth_kb=rss1 - rss0, rss_growth_second_half_kb=rss1 - rss_half,
                internal_errors=len(report.internal_errors),
                tracebacks_on_stdout=report.stray_stdout_bytes)
     return out
@@ -101,7 +111,7 @@ def run_storm_phase(bundle: Path, work: Path, edits: int) -> dict:
 
 def run_index_load_phase(bundle: Path, work: Path, files: int, max_seconds: float) -> dict:
     t0 = time.monotonic()
-    root = make_tree(work / "big-ws", files, functions_per_file=1)
+    root = make_tree(work / "big-ws", files - 1, functions_per_file=1)  # + probe.py = `files`
     made = time.monotonic() - t0
     probe = root / "probe.py"
     text = "import os\n\ndef read_config(path):\n    return open(path).read()\n"
@@ -113,7 +123,7 @@ def run_index_load_phase(bundle: Path, work: Path, files: int, max_seconds: floa
         figures["index_at_end"] = client.request("codet5p/getStatus", {}, timeout=60)["result"]["index"]
     finally:
         code = client.close(timeout=60)
-    figures.update(tree_files=files + 1, tree_seconds=round(made, 1), exit_code=code,
+    figures.update(tree_files=files, tree_seconds=round(made, 1), exit_code=code,
                    rss_growth_kb=figures["rss_kb_max"] - figures["rss_kb_start"])
     return figures
 
@@ -208,6 +218,7 @@ def summarize(r: dict) -> dict:
     s = {"fuzz_messages": fuzz.get("messages"), "fuzz_requests": fuzz.get("requests"),
          "fuzz_crashes": fuzz.get("crashes"), "fuzz_unanswered": fuzz.get("unanswered"),
          "fuzz_internal_errors": fuzz.get("internal_errors"), "fuzz_stdout_garbage_bytes": fuzz.get("stray_stdout_bytes"),
+         "fuzz_rss_growth_kb": fuzz.get("rss_growth_kb"), "fuzz_rss_growth_second_half_kb": fuzz.get("rss_growth_second_half_kb"),
          "storm_edits": storm.get("edits"), "storm_unanswered": storm.get("unanswered"),
          "storm_completion_p95_ms": storm.get("latency_ms_p95"), "storm_rss_growth_kb": storm.get("rss_growth_kb"),
          "index_tree_files": idx.get("tree_files"), "interactive_p95_during_indexing_ms": idx.get("p95_ms"),
