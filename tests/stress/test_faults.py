@@ -129,10 +129,12 @@ def test_index_made_read_only(tmp_path: Path, tiny_bundle: Path, stress_options)
                 print("read-only by", how, _messages(second))
             finally:
                 assert second.close() == 0
+        # writable again: the same session indexes saves again
+        _save(client, root / "bookshelf/added.py", "def added_writable(x):\n    return x\n")
+        assert any(h["name"] == "added_writable" for h in _find(client, "added_writable"))
     finally:
         assert client.close() == 0
-    # writable again: a restart brings the index up to date (within one session SQLite keeps a
-    # connection opened during the read-only spell read-only, so writes resume after a restart)
+    # and a restart picks up what was missed while it was read-only
     client = RawClient(tmp_path / "server-after.log")
     try:
         client.initialize(root, options)
