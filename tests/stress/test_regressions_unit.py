@@ -138,3 +138,24 @@ def test_sentence_search_works_when_the_first_vectors_arrive_after_an_empty_load
     vectors.refresh(ix.store, "m", ix.version, journal=ix.changes_since)
     assert len(vectors) == 2
     assert len(vectors.nearest(embed(["q"])[0], 5)) == 2
+
+
+def test_every_skipped_file_gets_its_log_line(tmp_path: Path, caplog) -> None:
+    """Only the first 20 skipped files were logged."""
+    from lsp_server.engine import Engine
+    from lsp_server.options import ServerOptions
+    root = tmp_path / "ws"
+    root.mkdir()
+    for i in range(25):
+        (root / f"blob{i}.js").write_bytes(b"\x00binary" * 10)
+    options = ServerOptions()
+    options.index.cache_dir = str(tmp_path / "cache")
+    engine = Engine(options)
+    try:
+        engine.add_root(root)
+        with caplog.at_level(logging.INFO, "lsp_server"):
+            engine.index_all()
+    finally:
+        engine.close()
+    logged = [r for r in caplog.records if "binary file" in r.getMessage()]
+    assert len(logged) == 25
