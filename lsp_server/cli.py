@@ -20,6 +20,8 @@ from typing import Any, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
+EXIT_WAIT_S = 20.0  # how long `serve` waits for a running model job (e.g. a load) at exit
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="BUNDLE", help="model bundle directory (default: the shipped bundle)")
@@ -202,7 +204,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         server.start_tcp(host or "127.0.0.1", int(port))
     else:
-        server.start_io()
+        from lsp_server.framing import BoundedStdin
+        server.start_io(stdin=BoundedStdin(sys.stdin.buffer))
+    if server.engine is not None:  # exiting while ONNX Runtime loads a model aborted the process
+        server.engine.worker.shutdown()
+        if not server.engine.worker.join(EXIT_WAIT_S):
+            log.warning("the model thread is still busy after %.0f s; exiting anyway", EXIT_WAIT_S)
     return 0
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import sqlite3
 import statistics
 import threading
 import time
@@ -282,7 +283,7 @@ class Engine:
                     scanned.set()
                     helper.join()
                 report.embedded = early[0]
-                for reason in report.skipped[:20]:
+                for reason in report.skipped:  # one line per skipped file
                     log.info("not indexed: %s", reason)
                 if not report.cancelled:
                     report.embedded += self.embed_pending(ix, cancel, progress)
@@ -427,7 +428,10 @@ class Engine:
             text = ""  # degenerate output is not worth showing
         self._summaries[key] = text
         if store is not None:
-            store.put_summary(target.hash, self.model_id, text)
+            try:  # a cache: a read-only or full index must not cost the user the hover
+                store.put_summary(target.hash, self.model_id, text)
+            except sqlite3.Error as exc:
+                log.warning("summary not cached in %s: %s", store.path, exc)
         return _summary_result(text)
 
     # ---- docstring --------------------------------------------------------------------------

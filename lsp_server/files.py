@@ -4,12 +4,15 @@ Rules: only files with a known language extension; `.gitignore` files (root and 
 configured exclude globs are honoured; directories such as `.git` and `node_modules` are always
 skipped; files over the size limit, binary files (a NUL byte in the first 8 KiB) and files that
 are not valid UTF-8 are skipped with a reason; symlinks are followed only when they resolve
-inside the workspace root. Nothing is ever executed.
+inside the workspace root (a symlink loop is skipped); FIFOs, sockets and devices are never
+opened for reading (a FIFO would block the reader forever), and a file name that is not valid
+UTF-8 is skipped (it cannot be stored or sent to the editor). Nothing is ever executed.
 """
 from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -43,8 +46,32 @@ def is_inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
         return True
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return False
+
+
+def _bad_name(name: str) -> bool:
+    """True for a file name that is not valid UTF-8 (os.scandir hands it over with surrogates)."""
+    try:
+        name.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _symlink_problem(path: Path, root: Path) -> str | None:
+    """Why a symlink is not followed: a loop, or a target outside the root; None if fine."""
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "dangling symlink"
+    except (OSError, RuntimeError):
+        return "symlink loop"
+    try:
+        target.relative_to(root)
+    except ValueError:
+        return "symlink out of the workspace"
+    return None
 
 
 class IgnoreMatcher:
@@ -119,18 +146,25 @@ def walk(root: Path, rules: FileRules = FileRules()) -> Iterator[Path]:
         for entry in entries:
             path = Path(entry.path)
             try:
-                if entry.is_symlink() and not is_inside(path, root):
-                    log.info("skipping %s: symlink out of the workspace", path)
+                if _bad_name(entry.name):
+                    log.info("skipping %r: the file name is not valid UTF-8", entry.path)
                     continue
+                if entry.is_symlink():
+                    problem = _symlink_problem(path, root)
+                    if problem is not None:
+                        log.info("skipping %s: %s", path, problem)
+                        continue
                 if entry.is_dir():
                     if entry.name in ALWAYS_SKIPPED_DIRS or matcher.ignored(path, is_dir=True):
                         continue
                     if entry.is_symlink():
                         continue  # avoid cycles; the target is inside the root and walked anyway
                     subdirs.append(path)
-                elif entry.is_file() and language_for_path(entry.name) is not None:
-                    if not matcher.ignored(path):
+                elif language_for_path(entry.name) is not None and not matcher.ignored(path):
+                    if entry.is_file():
                         yield path
+                    else:
+                        log.info("skipping %s: not a regular file", path)
             except OSError as exc:
                 log.warning("skipping %s: %s", path, exc)
         stack.extend(reversed(subdirs))
@@ -140,17 +174,35 @@ def read_source(path: Path, root: Path | None, rules: FileRules = FileRules()) -
     """The file's text; raises SkippedFile naming the file and the reason."""
     if root is not None and not is_inside(path, root):
         raise SkippedFile(f"{path}: outside the workspace root {root}")
-    try:
-        size = path.stat().st_size
+    try:  # O_NONBLOCK: opening a FIFO must not wait for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise SkippedFile(f"{path}: cannot stat ({exc.strerror})") from exc
-    if size > rules.max_file_size:
-        raise SkippedFile(f"{path}: {size} bytes is over the {rules.max_file_size}-byte limit")
+        raise SkippedFile(f"{path}: cannot open ({exc.strerror})") from exc
     try:
-        data = path.read_bytes()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SkippedFile(f"{path}: not a regular file")
+        if info.st_size > rules.max_file_size:
+            raise SkippedFile(f"{path}: {info.st_size} bytes is over the {rules.max_file_size}-byte limit")
+        data = _read_at_most(fd, rules.max_file_size + 1)
     except OSError as exc:
         raise SkippedFile(f"{path}: cannot read ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
+    if len(data) > rules.max_file_size:  # it grew while being read
+        raise SkippedFile(f"{path}: over the {rules.max_file_size}-byte limit")
     return decode_source(data, str(path))
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, total = [], 0
+    while total < limit:
+        chunk = os.read(fd, min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def decode_source(data: bytes, name: str) -> str:

@@ -126,7 +126,10 @@ class Indexer:
                 self.remove(path)
             return 0
         try:
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError as exc:  # vanished (or unreadable) since it was listed
+                raise SkippedFile(f"{path}: cannot stat ({exc.strerror})") from exc
             known = self.store.db.execute("SELECT hash, size, mtime FROM files WHERE path=?", [rel]).fetchone()
             if known and known[1] == stat.st_size and known[2] == stat.st_mtime:
                 return 0
@@ -152,8 +155,7 @@ class Indexer:
                     report: IndexReport) -> int:
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
         if self.store.file_hash(rel) == digest:
-            self.store.db.execute("UPDATE files SET size=?, mtime=? WHERE path=?", [size, mtime, rel])
-            self.store.db.conn.commit()
+            self.store.touch_file(rel, size, mtime)
             return 0
         try:
             symbols = extract_symbols(text, language)
@@ -182,18 +184,21 @@ class Indexer:
         self.matcher = IgnoreMatcher(self.root, self.rules.exclude)  # .gitignore may have changed
         files = []
         for path in walk(self.root, self.rules):
-            files.append(path)
-            if len(files) >= self.max_files:
+            if len(files) >= self.max_files:  # a file past the limit exists (exactly the limit is fine)
                 report.skipped.append(f"{self.root}: more than {self.max_files} files; the rest is not indexed")
                 break
+            files.append(path)
         seen = set()
         last = 0.0
         for i, path in enumerate(files):
             if cancel is not None and cancel.is_set():
                 report.cancelled = True
                 break
-            seen.add(self.rel(path))
-            self.index_file(path, report)
+            try:
+                seen.add(self.rel(path))
+                self.index_file(path, report)
+            except (OSError, ValueError, RuntimeError) as exc:  # one bad file never stops a scan
+                report.skipped.append(f"{path}: {exc}")  # logged by the caller
             report.files_seen += 1
             if progress is not None and time.perf_counter() - last > 0.2:
                 last = time.perf_counter()

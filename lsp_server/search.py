@@ -220,7 +220,8 @@ class VectorIndex:
         if self.matrix.size == 0 or need > len(self.matrix):  # grow by half: amortised appends
             cap = max(need, len(self.matrix) * 3 // 2, 256)
             matrix = np.zeros((cap, vecs.shape[1]), dtype=np.float32)
-            matrix[:self.n] = self.matrix[:self.n]
+            if self.n:  # an empty index is (0, 0): nothing to copy (the copy raised a shape error)
+                matrix[:self.n] = self.matrix[:self.n]
             new_ids = np.full(cap, -1, dtype=np.int64)
             new_ids[:self.n] = self.ids[:self.n]
             self.matrix, self.ids = matrix, new_ids

@@ -215,6 +215,7 @@ async def _index_in_background(ls: CodeT5pServer) -> None:
     except Exception as exc:
         log.exception("indexing failed")
         summary = f"failed: {exc}"
+        ls.message(lsp.MessageType.Error, f"indexing failed: {exc}. Search uses what was indexed before.")
     if progress:
         ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message=summary))
     log.info("indexing %s", summary)
@@ -402,8 +403,10 @@ async def code_action(ls: CodeT5pServer, params: lsp.CodeActionParams) -> list[l
 
 @server.feature(lsp.CODE_ACTION_RESOLVE)
 async def resolve_code_action(ls: CodeT5pServer, action: lsp.CodeAction) -> lsp.CodeAction:
-    data = action.data or {}
-    got = ls.document(data.get("uri", ""))
+    data = action.data if isinstance(action.data, dict) else {}  # the client echoes it back: any JSON
+    if not isinstance(data.get("uri"), str):
+        return action
+    got = ls.document(data["uri"])
     if got is None:
         return action
     try:

@@ -14,18 +14,25 @@ Tables
 
 Each thread gets its own connection (WAL mode: the indexer writes while searches read). A file
 that is not a valid index of this version is deleted and rebuilt (`Store.rebuilt` says so).
+Every write is one explicit transaction (`_transaction`) with plain `executemany`: sqlite-utils
+4 commits each statement run outside a transaction it knows of, so a file's row, its symbols
+and their FTS rows were committed one by one and a `kill -9` between them left a file indexed
+without its symbols, never to be re-parsed (its hash matched). An index file deleted while
+the server runs is written back from the open connection (`Store._restore`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import sqlite_utils
@@ -68,26 +75,93 @@ class Store:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._stems: dict[str, str] = {}  # query word -> porter stem (FTS vocabulary term)
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file we opened
+        self._generation = 0  # bumped when the file is restored: every thread reopens
+        self._keeper: sqlite3.Connection | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         self._open_or_rebuild()
+        self._keeper = _keeper(path)
+        self._identity = _identity(path)
 
     # -- connections -------------------------------------------------------------------------
     @property
     def db(self) -> sqlite_utils.Database:
+        if self._identity is not None and _identity(self.path) != self._identity:
+            self._restore()
         db = getattr(self._local, "db", None)
+        if db is not None and getattr(self._local, "generation", 0) != self._generation:
+            db.conn.close()
+            db = None
         if db is None:
             conn = sqlite3.connect(str(self.path), timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             db = sqlite_utils.Database(conn)
-            self._local.db = db
+            self._local.db, self._local.generation = db, self._generation
         return db
 
-    def close(self) -> None:
+    def _restore(self) -> None:
+        """The index file was deleted (or replaced) while open: write the open index back to
+        its path (`VACUUM INTO` from the connection that still holds the old file), then make
+        every thread reopen. Without this, threads that had a connection kept writing to the
+        deleted file while new ones created an empty, table-less one."""
+        with self._lock:
+            now = _identity(self.path)
+            if now == self._identity:
+                return  # another thread restored it
+            if now is None and self._keeper is not None:
+                log.warning("index file %s was deleted while the server ran; restoring it", self.path)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    for suffix in ("-wal", "-shm"):
+                        Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    self._keeper.execute("VACUUM INTO ?", [str(self.path)])
+                except (sqlite3.Error, OSError) as exc:
+                    log.error("cannot restore the index file %s: %s; the open copy stays in use", self.path, exc)
+                    self._identity = None  # stop checking: keep using the open (deleted) file
+                    return
+            else:
+                log.warning("index file %s was replaced while the server ran; using the new file", self.path)
+            self._keeper.close() if self._keeper is not None else None
+            self._keeper = _keeper(self.path)
+            self._identity = _identity(self.path)
+            self._generation += 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write (BEGIN IMMEDIATE ... COMMIT, rolled back on any error)."""
+        conn = self.db.conn
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _write(self, *steps: tuple[str, Sequence, bool]) -> sqlite3.Cursor:
+        """Run `(sql, params, many)` steps as one transaction (`many`: executemany over rows)."""
+        with self._transaction() as conn:
+            cur = None
+            for sql, params, many in steps:
+                cur = conn.executemany(sql, params) if many else conn.execute(sql, params)
+            return cur
+
+    def close_connection(self) -> None:
+        """Close this thread's connection (the next access opens a new one)."""
         db = getattr(self._local, "db", None)
         if db is not None:
             db.conn.close()
             self._local.db = None
+
+    def close(self) -> None:
+        self.close_connection()
+        if self._keeper is not None:
+            with self._lock:
+                self._keeper.close()
+                self._keeper = None
+                self._identity = None
 
     def _open_or_rebuild(self) -> None:
         try:
@@ -153,18 +227,20 @@ class Store:
             row.update(path=rel_path, hash=sym.content_hash,
                        words=identifier_words(f"{sym.name} {sym.container} {sym.signature}"))
             rows.append(row)
-        with self._lock, self.db.conn:
-            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
-            self.db["files"].insert({"path": rel_path, "hash": text_hash, "size": size,
-                                     "mtime": mtime, "language": language, "error": error},
-                                    replace=True)
-            if rows:
-                self.db["symbols"].insert_all(rows)
+        columns = ("path", "hash", "words", *_SYMBOL_COLUMNS)
+        self._write(("DELETE FROM symbols WHERE path=?", [rel_path], False),
+                    ("INSERT OR REPLACE INTO files (path, hash, size, mtime, language, error) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", [rel_path, text_hash, size, mtime, language, error], False),
+                    (f"INSERT INTO symbols ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                     [[row[c] for c in columns] for row in rows], True))
+
+    def touch_file(self, rel_path: str, size: int, mtime: float) -> None:
+        """New size/mtime for a file whose content is unchanged."""
+        self._write(("UPDATE files SET size=?, mtime=? WHERE path=?", [size, mtime, rel_path], False))
 
     def remove_file(self, rel_path: str) -> None:
-        with self._lock, self.db.conn:
-            self.db.execute("DELETE FROM symbols WHERE path=?", [rel_path])
-            self.db.execute("DELETE FROM files WHERE path=?", [rel_path])
+        self._write(("DELETE FROM symbols WHERE path=?", [rel_path], False),
+                    ("DELETE FROM files WHERE path=?", [rel_path], False))
 
     def counts(self) -> dict[str, int]:
         q = self.db.execute
@@ -202,8 +278,8 @@ class Store:
     def put_embeddings(self, model: str, hashes: Sequence[str], vectors: np.ndarray) -> None:
         rows = [{"hash": h, "model": model, "dim": int(v.shape[0]), "dtype": self.embedding_dtype,
                  "vector": vector_to_blob(v, self.embedding_dtype)} for h, v in zip(hashes, vectors)]
-        with self._lock, self.db.conn:
-            self.db["embeddings"].insert_all(rows, replace=True)
+        self._write(("INSERT OR REPLACE INTO embeddings (hash, model, dim, dtype, vector) "
+                     "VALUES (:hash, :model, :dim, :dtype, :vector)", rows, True))
 
     def embedding_matrix(self, model: str) -> tuple[np.ndarray, np.ndarray]:
         """(symbol ids [n], unit vectors float32 [n, d]) for every symbol embedded with `model`."""
@@ -240,8 +316,7 @@ class Store:
 
     def prune_embeddings(self) -> int:
         """Drop vectors no symbol uses any more."""
-        with self._lock, self.db.conn:
-            cur = self.db.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM symbols)")
+        cur = self._write(("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM symbols)", [], False))
         return cur.rowcount
 
     # -- summaries ---------------------------------------------------------------------------
@@ -250,8 +325,8 @@ class Store:
         return row[0] if row else None
 
     def put_summary(self, hash_: str, model: str, text: str) -> None:
-        with self._lock, self.db.conn:
-            self.db["summaries"].insert({"hash": hash_, "model": model, "text": text}, replace=True)
+        self._write(("INSERT OR REPLACE INTO summaries (hash, model, text) VALUES (?, ?, ?)",
+                     [hash_, model, text], False))
 
     # -- lexical search ----------------------------------------------------------------------
     def fts(self, query: str, limit: int = 50,
@@ -317,6 +392,21 @@ class Store:
     def _symbol_count(self) -> int:
         row = self.db.execute("SELECT max(rowid) FROM symbols").fetchone()
         return int(row[0] or 0)
+
+
+def _keeper(path: Path) -> sqlite3.Connection:
+    """A connection that keeps the file, its WAL and shared memory open (a read opens them)."""
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+    conn.execute("SELECT count(*) FROM meta").fetchone()
+    return conn
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 _STOP = frozenset("a an the of to in for on and or is are be by with that this it from as at "

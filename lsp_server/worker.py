@@ -53,6 +53,11 @@ class ModelWorker:
                 log.debug("model job failed: %r", exc)
                 future.set_exception(exc)
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread to end (after `shutdown`); True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def shutdown(self) -> None:
         """Stop after the running job; queued jobs are cancelled (their waiters wake up)."""
         self._closed = True
