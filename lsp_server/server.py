@@ -350,7 +350,12 @@ async def _complete(ls: CodeT5pServer, uri: str, pos: lsp.Position) -> str | Non
     except PositionError as exc:
         log.info("completion %s: %s", uri, exc)
         return None
-    except (asyncio.CancelledError, asyncio.TimeoutError, TimeoutError):
+    except (asyncio.TimeoutError, TimeoutError):  # over the deadline: no suggestion, not an error
+        engine.ticket(uri) if engine.is_current(uri, ticket) else None  # stale the queued job
+        log.info("completion %s %d:%d over the %d ms deadline", uri, pos.line, pos.character,
+                 ls.options.completion.deadline_ms)
+        return None
+    except asyncio.CancelledError:
         engine.ticket(uri) if engine.is_current(uri, ticket) else None  # stale the queued job
         raise
     log.info("completion %s %d:%d %s %.0f ms", uri, pos.line, pos.character, result.source, result.latency_ms)
