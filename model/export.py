@@ -151,8 +151,14 @@ def quantize(src: Path, dst: Path, per_channel: bool = False) -> str:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     big = bool(external_files(src)) or src.stat().st_size > 1_500_000_000
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                     use_external_data_format=big)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))  # the quantiser logs every tensor at INFO on the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         use_external_data_format=big)
+    finally:
+        root.setLevel(level)
     return dst.name
 
 

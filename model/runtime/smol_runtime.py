@@ -28,6 +28,7 @@ import onnxruntime as ort
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
+from model.pysource import strip_docstring
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
 from model.smol.formats import (SUMMARY_END, TokenizerPair, TokenizerPairError, clip_left,
@@ -348,6 +349,7 @@ class SmolRuntime:
         config = GenerationConfig(max_new_tokens=config.max_new_tokens, stop_at_newline=True,
                                   stop_strings=(SUMMARY_END,), deadline=config.deadline)
         pair = self._need_decoder()
+        code = strip_docstring(code)  # dedented, without its docstring: the form it was trained on
         prompt = summary_prompt_ids(pair, code, SUMMARY_PROMPT_TOKENS)
         gen = self._generate(prompt, "", code, config, SUMMARY_PROMPT_TOKENS)
         gen.text = first_sentence_of_summary(gen.text)
