@@ -19,6 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report_tools import write_report  # noqa: E402
+
 
 def rows_from(args: argparse.Namespace) -> list[dict]:
     if args.data:
@@ -63,11 +65,7 @@ def main() -> int:
               "embedding": retrieval_metrics(gold_ranks(sem))["mrr"], "bm25": retrieval_metrics(gold_ranks(lex))["mrr"],
               "rrf": {w: retrieval_metrics(gold_ranks(rrf_scores(sem, lex, weights=(1.0, float(w)))))["mrr"]
                       for w in args.weights.split(",")}}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_report(report, args.out)
     return 0
 
 

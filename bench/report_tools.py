@@ -58,5 +58,6 @@ def write_report(report: dict[str, Any], out: Path | None) -> None:
     """Print the report as JSON on stdout and, with `out`, also write it there."""
     text = json.dumps(report, indent=2)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n")
     print(text)

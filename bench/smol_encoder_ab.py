@@ -24,6 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report_tools import write_report  # noqa: E402
+
 
 def _smollm_encoder(model, layers: int):
     """First `layers` SmolLM2 layers, bidirectional, mean-pooled, with a trainable head."""
@@ -137,11 +139,7 @@ def main() -> int:
                                       "steps": step, "median_s_per_step": round(statistics.median(times), 3),
                                       "trainable_parameters": sum(p.numel() for p in params)}
         print(name, report["candidates"][name], flush=True)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_report(report, args.out)
     return 0
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from report_tools import write_report  # noqa: E402
+
 
 def heldout_loss(model_dir: Path, rows: list[dict], batch: int = 8) -> float:
     import torch
@@ -88,11 +90,7 @@ def main() -> int:
                                "median_s_per_step": round(median_step_seconds(work / cfg.name), 3),
                                "heldout_loss": round(heldout_loss(final, rows), 4)}
         print(arm, report["arms"][arm], flush=True)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_report(report, args.out)
     return 0
 
 

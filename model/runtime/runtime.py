@@ -60,6 +60,20 @@ def _providers(device: str) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
+    """One model thread's ORT options: all graph optimisations, `threads` intra-op threads
+    (None: ORT's default) and, unless `spin`, idle workers that sleep instead of busy-waiting."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    options.log_severity_level = 3
+    if not spin:  # idle workers sleep: busy-waiting threads steal the cores others need
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 def _session(path: Path, record: dict[str, Any], what: str, options: ort.SessionOptions,
              providers: list[str]) -> ort.InferenceSession:
     """Open one graph; ORT failures and I/O mismatches become a `BundleError` naming the file."""
@@ -134,14 +148,7 @@ class Runtime:
             precision = "fp32"  # dynamic int8 kernels are CPU-only
         chosen = pick_precision(manifest, precision, bundle_dir)
         tokenizer = _load_tokenizer(bundle_dir, manifest, config, verify)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = int(threads)
-        options.log_severity_level = 3
-        if not spin:  # idle workers sleep: busy-waiting threads steal the cores others need
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(threads, spin)
         sessions: dict[str, ort.InferenceSession] = {}
         for name, entry in manifest["graphs"].items():
             record = entry[chosen]

@@ -99,18 +99,6 @@ def built_decoder_dir(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
     return cache_root() / "decoders" / f"{manifest['config']['name']}-{decoder_build_key(manifest)}"
 
 
-def _options(threads: int | None, spin: bool) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    options.log_severity_level = 3
-    if not spin:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
 def _open(path: Path, what: str, options: ort.SessionOptions, providers: list[str]) -> Any:
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
@@ -169,7 +157,7 @@ class SmolRuntime:
     @classmethod
     def load(cls, bundle_dir: str | Path, threads: int | None = None, device: str = "auto",
              precision: str = "auto", verify: bool = True, spin: bool = False) -> "SmolRuntime":
-        from model.runtime.runtime import _providers
+        from model.runtime.runtime import _providers, session_options
 
         t0 = time.perf_counter()
         bundle_dir = Path(bundle_dir)
@@ -184,7 +172,7 @@ class SmolRuntime:
         if chosen not in enc_graphs:
             raise BundleError(f"{bundle_dir / MANIFEST_FILE}: no {chosen} encoder graph "
                               f"(available: {', '.join(enc_graphs)})")
-        options = _options(threads, spin)
+        options = session_options(threads, spin)
         enc_path = check_file(bundle_dir, enc_graphs[chosen], f"encoder graph ({chosen})", verify_hash=verify)
         encoder = _open(enc_path, "encoder", options, providers)
         enc_tok_path = check_file(bundle_dir, manifest["encoder_tokenizer"], "encoder tokenizer", verify_hash=verify)

@@ -25,8 +25,9 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -50,6 +51,21 @@ PARITY_TEXTS = ("def add(a, b):\n    return a + b\n", "read a json config file",
 
 class SmolExportError(RuntimeError):
     """Export or build failed (parity outside tolerance, missing parts, bad bundle)."""
+
+
+@contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary directory beside `out` that replaces `out` only if the block succeeds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class EncoderGraph(nn.Module):
@@ -165,9 +181,7 @@ def export_encoder_bundle(model_dir: str | Path, out: str | Path, overwrite: boo
     out = Path(out)
     if out.exists() and not overwrite:
         raise SmolExportError(f"{out}: already exists (pass overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with _staged(out) as tmp:
         t0 = time.perf_counter()
         fp32 = tmp / "encoder.onnx"
         export_encoder_graph(model, fp32)
@@ -201,12 +215,6 @@ def export_encoder_bundle(model_dir: str | Path, out: str | Path, overwrite: boo
         if search:
             manifest["search"] = search
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -263,9 +271,7 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
     load_weights(model, parts, str(parts_path), ("cross.", "itm_head."))
     model.eval()
     tok = TokenizerPair.from_files(bundle / ENC_TOKENIZER, dec_tokenizer)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with _staged(out) as tmp:
         fp32 = tmp / "decoder.onnx"
         export_decoder_graph(model, fp32)
         enc_record = manifest["graphs"]["encoder"]
@@ -283,11 +289,5 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
                   "parity": parity, "build_seconds": round(time.perf_counter() - t0, 1),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / DECODER_MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("decoder built into %s in %.0f s (parity %s)", out, time.perf_counter() - t0, parity)
     return out
