@@ -187,7 +187,7 @@ def main() -> int:
                     "machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()[0],
                                 "python": platform.python_version()},
                     "model": str(args.model or "tiny random-weight test bundle"), "config": vars(args) | {
-                        "model": str(args.model), "out": str(args.out)}}
+                        "model": str(args.model), "out": os.path.relpath(args.out.resolve(), REPO)}}
     phases = [("fuzz", lambda: run_fuzz_phase(bundle, work, args.fuzz_batches, args.seed)),
               ("storm", lambda: run_storm_phase(bundle, work, args.edits)),
               ("index_load", lambda: run_index_load_phase(bundle, work, args.tree_files, args.index_seconds)),
