@@ -6,8 +6,9 @@ decoder's byte-level BPE (SmolLM2, no special tokens added). Formats:
 - completion (decoder-only): the left context, cut at its last non-blank character; the cut
   whitespace is forced as the start of the generation (`heal_prompt`), because `"\\n\\n    "` is
   one BPE token and a prompt ending inside it makes the model start a new line;
-- code -> text: the decoder reads `code` + `SUMMARY_CUE` and writes the sentence, then `\"\"\"`;
-  the encoder reads the code too, so the trained cross-attention can steer the frozen decoder;
+- code -> text: the decoder reads the code's beginning, then the same signature again with an
+  opening docstring (`summary_prompt_ids`), and writes the sentence, then `\"\"\"`; the encoder
+  reads the code too, so a trained cross-attention can steer the frozen decoder;
 - text -> code: encoder reads the description; the decoder `# <description>\\n` then the code;
 - matching: encoder reads the text, decoder the code + end token; the last state is scored.
 Nothing else in the project spells these prompts.
@@ -95,10 +96,6 @@ def heal_prompt(prefix: str) -> tuple[str, str]:
     text that the generation must start with."""
     stripped = prefix.rstrip(" \t\r\n")
     return stripped, prefix[len(stripped):]
-
-
-def summary_prompt(code: str) -> str:
-    return code.rstrip() + SUMMARY_CUE
 
 
 def signature_and_indent(code: str, max_lines: int = 6) -> tuple[str, str] | None:

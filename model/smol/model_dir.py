@@ -60,14 +60,6 @@ def read_smol_config(directory: str | Path) -> tuple[SmolConfig, dict[str, Any]]
         raise SmolDirError(f"{path}: not a smol model config ({exc})") from exc
 
 
-def is_smol_dir(directory: str | Path) -> bool:
-    try:
-        read_smol_config(directory)
-        return True
-    except SmolDirError:
-        return False
-
-
 def decoder_weights(directory: Path, info: dict[str, Any]) -> Path:
     """The frozen decoder's safetensors for this directory (its own copy or the import cache)."""
     own = directory / DECODER_FILE

@@ -246,13 +246,3 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
     metrics.plot()
     log.info("%s done: %s", cfg.name, final)
     return final
-
-
-def stage_from_json(path: Path, **overrides: Any) -> SmolStageConfig:
-    data = json.loads(Path(path).read_text())
-    data.update(overrides)
-    known = {f.name for f in dataclasses.fields(SmolStageConfig)}
-    bad = sorted(set(data) - known)
-    if bad:
-        raise ValueError(f"{path}: unknown keys {bad}")
-    return SmolStageConfig(**data)
