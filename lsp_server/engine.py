@@ -369,13 +369,19 @@ class Engine:
             return None, "deadline"
         from model.runtime import GenerationConfig
         opts = self.options.completion
+        # a single-line request stops at the first newline after some text, also on a blank line
+        # (decoding on past it costs a 135M decoder ~30 ms a token for text that is cut anyway)
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
-                                  stop_at_newline=not plan.multiline and bool(ctx.line_prefix.strip()),
-                                  deadline=deadline)
+                                  stop_at_newline=not plan.multiline, deadline=deadline)
         gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode)
         if gen.stop_reason == "deadline":
-            return None, "deadline"
+            # a multi-line suggestion keeps the lines it finished in time; anything else is dropped
+            done = gen.text[:gen.text.rfind("\n")] if plan.multiline and "\n" in gen.text.strip("\n") else ""
+            if not done.strip():
+                return None, "deadline"
+            result = comp.postprocess(done, ctx, plan.multiline)
+            return result, "deadline"
         result = comp.postprocess(gen.text, ctx, plan.multiline)
         self.cache.put(ctx.prefix, ctx.suffix, plan.multiline, result)
         return result, "model"

@@ -23,9 +23,28 @@ def _without_lines(lines: list[str], first: int, last: int, start: int) -> list[
     return lines[:first - start] + lines[last - start + 1:]
 
 
+def reindent_first_line(code: str) -> str:
+    """Code whose first line was cut at its column (a parser node's text: `def f():` at column 0,
+    its body still at 8) with the first line put back one level above its body, so that
+    `textwrap.dedent` gives a function at column 0 with a 4-space body."""
+    lines = code.split("\n")
+    if len(lines) < 2 or lines[0][:1].isspace():
+        return code
+    body = [line for line in lines[1:] if line.strip()]
+    if not body:
+        return code
+    indent = min(len(line) - len(line.lstrip()) for line in body)
+    unit = "\t" if body[0].startswith("\t") else "    "
+    level = indent - len(unit)
+    if level <= 0:
+        return code
+    return (unit[0] * level) + code
+
+
 def strip_docstring(code: str) -> str:
-    """Code of a function with its docstring statement removed (unchanged if it does not parse)."""
-    src = textwrap.dedent(code)
+    """Code of a function with its docstring statement removed (unchanged if it does not parse);
+    a first line cut at its column is re-indented first (`reindent_first_line`)."""
+    src = textwrap.dedent(reindent_first_line(code))
     try:
         tree = ast.parse(src)
     except (SyntaxError, ValueError):

@@ -36,3 +36,12 @@ def test_healing_and_summary_cleanup() -> None:
 def test_summaries_see_dedented_code_without_its_docstring() -> None:
     method = '    def f(self):\n        """Old doc."""\n        return 1\n'
     assert strip_docstring(method) == "def f(self):\n    return 1\n"
+
+
+def test_node_text_of_a_method_is_dedented_like_its_file() -> None:
+    from model.pysource import reindent_first_line
+
+    node_text = 'def f(self):\n        """Doc."""\n        return 1'
+    assert strip_docstring(node_text) == "def f(self):\n    return 1"
+    assert reindent_first_line("def g():\n    return 2") == "def g():\n    return 2"
+    assert reindent_first_line("x = 1") == "x = 1"
