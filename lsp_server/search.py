@@ -317,13 +317,10 @@ LEXICAL_SYSTEM = "baseline BM25"
 
 
 def lexical_weight_of(manifest: dict[str, Any]) -> float:
-    """The BM25 list's weight in the hybrid fusion that the bundle records (`search.lexical_weight`,
-    chosen on a validation split by `bench/fusion_weights.py`); 1.0 when it records none."""
-    try:
-        value = float((manifest.get("search") or {}).get("lexical_weight", 1.0))
-    except (TypeError, ValueError):
-        return 1.0
-    return value if 0.0 <= value <= 10.0 else 1.0
+    """The BM25 weight the bundle records for the hybrid fusion (`model.runtime.bundle.lexical_weight`)."""
+    from model.runtime.bundle import lexical_weight
+
+    return lexical_weight(manifest)
 
 
 def rerank_useful(manifest: dict[str, Any]) -> bool:

@@ -16,9 +16,10 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -63,6 +64,21 @@ class ExportOptions:
     overwrite: bool = False
 
 
+@contextmanager
+def staged_dir(out: Path) -> Iterator[Path]:
+    """A temporary directory beside `out` that replaces `out` only if the block succeeds."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def export_bundle(model_dir: str | Path, out_dir: str | Path, options: ExportOptions | None = None) -> Path:
     """Export the model directory `model_dir` (see `model.modeling`) to the bundle `out_dir`."""
     model, tokenizer = load_model_dir(model_dir)
@@ -81,17 +97,9 @@ def export_model(model: CodeT5p, tokenizer: CodeTokenizer, out_dir: str | Path,
     out_dir = Path(out_dir)
     if out_dir.exists() and not options.overwrite:
         raise ExportError(f"{out_dir}: already exists (pass overwrite to replace it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with staged_dir(out_dir) as tmp:
         _build(model, tokenizer, tmp, options, source or {})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     log.info("bundle written to %s", out_dir)
     return out_dir
 

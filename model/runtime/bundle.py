@@ -125,3 +125,13 @@ def pick_precision(manifest: dict[str, Any], precision: str, bundle_dir: Path) -
         raise BundleError(f"{bundle_dir / MANIFEST_FILE}: bundle has no {precision} graphs "
                           f"(available: {', '.join(available)})")
     return precision
+
+
+def lexical_weight(manifest: dict[str, Any]) -> float:
+    """The BM25 list's weight in the hybrid fusion that a bundle records (`search.lexical_weight`,
+    chosen on a validation split by `bench/fusion_weights.py`); 1.0 when it records none."""
+    try:
+        value = float((manifest.get("search") or {}).get("lexical_weight", 1.0))
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+    return value if 0.0 <= value <= 10.0 else 1.0

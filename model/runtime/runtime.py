@@ -74,14 +74,20 @@ def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
     return options
 
 
-def _session(path: Path, record: dict[str, Any], what: str, options: ort.SessionOptions,
-             providers: list[str]) -> ort.InferenceSession:
-    """Open one graph; ORT failures and I/O mismatches become a `BundleError` naming the file."""
+def open_session(path: Path, what: str, options: ort.SessionOptions,
+                 providers: list[str]) -> ort.InferenceSession:
+    """An ORT session for the graph at `path`; a failure is a `BundleError` naming the file."""
     try:
-        sess = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(f"{path}: cannot load {what} graph ({first[:200]})") from exc
+
+
+def _session(path: Path, record: dict[str, Any], what: str, options: ort.SessionOptions,
+             providers: list[str]) -> ort.InferenceSession:
+    """Open one graph; ORT failures and I/O mismatches become a `BundleError` naming the file."""
+    sess = open_session(path, what, options, providers)
     need_in, need_out = REQUIRED_IO[what]
     have_in, have_out = {i.name for i in sess.get_inputs()}, {o.name for o in sess.get_outputs()}
     missing = sorted((need_in - have_in) | (need_out - have_out))

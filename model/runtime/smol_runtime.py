@@ -99,14 +99,6 @@ def built_decoder_dir(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
     return cache_root() / "decoders" / f"{manifest['config']['name']}-{decoder_build_key(manifest)}"
 
 
-def _open(path: Path, what: str, options: ort.SessionOptions, providers: list[str]) -> Any:
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise BundleError(f"{path}: cannot load the {what} graph ({first[:200]})") from exc
-
-
 class _DecoderTokens:
     """What callers of `runtime.tokenizer` need: `encode` (token counts for prompt budgets)."""
 
@@ -149,7 +141,8 @@ class SmolRuntime:
                         and i not in config.eos_ids]
             self._banned = np.asarray(specials + list(range(vocab, config.vocab_size)), dtype=np.int64)
             # pieces sorted by text, for "which ids start with this text" by bisection (healing)
-            order = sorted((p, i) for i, p in enumerate(pieces) if p and i not in set(self._banned.tolist()))
+            banned = set(self._banned.tolist())
+            order = sorted((p, i) for i, p in enumerate(pieces) if p and i not in banned)
             self._sorted_pieces = [p for p, _ in order]
             self._sorted_ids = np.asarray([i for _, i in order], dtype=np.int64)
 
@@ -157,7 +150,7 @@ class SmolRuntime:
     @classmethod
     def load(cls, bundle_dir: str | Path, threads: int | None = None, device: str = "auto",
              precision: str = "auto", verify: bool = True, spin: bool = False) -> "SmolRuntime":
-        from model.runtime.runtime import _providers, session_options
+        from model.runtime.runtime import _providers, open_session, session_options
 
         t0 = time.perf_counter()
         bundle_dir = Path(bundle_dir)
@@ -174,7 +167,7 @@ class SmolRuntime:
                               f"(available: {', '.join(enc_graphs)})")
         options = session_options(threads, spin)
         enc_path = check_file(bundle_dir, enc_graphs[chosen], f"encoder graph ({chosen})", verify_hash=verify)
-        encoder = _open(enc_path, "encoder", options, providers)
+        encoder = open_session(enc_path, "encoder", options, providers)
         enc_tok_path = check_file(bundle_dir, manifest["encoder_tokenizer"], "encoder tokenizer", verify_hash=verify)
         decoder, pair, message, dec_dir = None, None, "", None
         try:
@@ -255,6 +248,7 @@ class SmolRuntime:
         logits, past = self.graphs.step([prompt], self.graphs.empty_past(1), cross, enc_mask)
         reason: StopReason = "max_tokens"
         cut: str | None = None
+        consumed = not forced
         while True:
             if config.deadline is not None and time.monotonic() >= config.deadline:
                 reason = "deadline"
@@ -262,7 +256,8 @@ class SmolRuntime:
             row = logits[0].astype(np.float32, copy=True)
             if self._banned.size:
                 row[self._banned] = -np.inf
-            remaining = forced[len(pair.dec_decode(ids)):] if forced else ""
+            remaining = forced[len(pair.dec_decode(ids)):] if forced and not consumed else ""
+            consumed = not remaining
             if remaining:
                 allowed = self._forced_mask(remaining)
                 if allowed.size:
@@ -394,6 +389,8 @@ def _load_decoder(dec_dir: Path, manifest: dict[str, Any], options: ort.SessionO
     try:
         graph = check_file(dec_dir, record.get("graph"), "decoder graph", verify_hash=verify)
         tok = check_file(dec_dir, record.get("decoder_tokenizer"), "decoder tokenizer", verify_hash=verify)
-        return _open(graph, "decoder", options, providers), tok
+        from model.runtime.runtime import open_session
+
+        return open_session(graph, "decoder", options, providers), tok
     except BundleError as exc:
         raise BundleError(f"{exc}; {BUILD_HINT}") from exc

@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from model.export import _graph_record, quantize
-from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, file_record, sha256_file
+from model.export import _graph_record, quantize, staged_dir
+from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, file_record
 from model.runtime.smol_runtime import (DECODER_MANIFEST, DECODER_PARTS, DECODER_TOKENIZER, OPSET,
                                         SMOL_FORMAT_VERSION, decoder_build_key, read_smol_manifest)
 from model.smol.config import SmolConfig
@@ -51,21 +48,6 @@ PARITY_TEXTS = ("def add(a, b):\n    return a + b\n", "read a json config file",
 
 class SmolExportError(RuntimeError):
     """Export or build failed (parity outside tolerance, missing parts, bad bundle)."""
-
-
-@contextmanager
-def _staged(out: Path) -> Iterator[Path]:
-    """A temporary directory beside `out` that replaces `out` only if the block succeeds."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        yield tmp
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class EncoderGraph(nn.Module):
@@ -181,7 +163,7 @@ def export_encoder_bundle(model_dir: str | Path, out: str | Path, overwrite: boo
     out = Path(out)
     if out.exists() and not overwrite:
         raise SmolExportError(f"{out}: already exists (pass overwrite to replace it)")
-    with _staged(out) as tmp:
+    with staged_dir(out) as tmp:
         t0 = time.perf_counter()
         fp32 = tmp / "encoder.onnx"
         export_encoder_graph(model, fp32)
@@ -271,7 +253,7 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
     load_weights(model, parts, str(parts_path), ("cross.", "itm_head."))
     model.eval()
     tok = TokenizerPair.from_files(bundle / ENC_TOKENIZER, dec_tokenizer)
-    with _staged(out) as tmp:
+    with staged_dir(out) as tmp:
         fp32 = tmp / "decoder.onnx"
         export_decoder_graph(model, fp32)
         enc_record = manifest["graphs"]["encoder"]

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from model.runtime.bundle import lexical_weight
 from training.eval import baselines as bl
 from training.eval.metrics import gold_ranks, retrieval_metrics
 from training.eval.report import TaskReport
@@ -81,7 +82,7 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
             if baselines:
                 t = time.monotonic()
                 bm25 = bl.bm25_scores(queries, codes)
-                weight = float((getattr(runtime, "manifest", {}) or {}).get("search", {}).get("lexical_weight", 1.0))
+                weight = lexical_weight(getattr(runtime, "manifest", {}) or {})
                 report.add("codet5p embedding + BM25 (RRF)",  # weighted as the server fuses them
                            retrieval_metrics(gold_ranks(rrf_scores(cos, bm25, weights=(1.0, weight)))),
                            time.monotonic() - t)

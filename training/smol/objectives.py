@@ -13,7 +13,7 @@ Generation losses compute the 49k-way output layer only at scored positions.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
