@@ -141,12 +141,23 @@ class Store:
             conn.commit()
 
     def _write(self, *steps: tuple[str, Sequence, bool]) -> sqlite3.Cursor:
-        """Run `(sql, params, many)` steps as one transaction (`many`: executemany over rows)."""
-        with self._transaction() as conn:
-            cur = None
-            for sql, params, many in steps:
-                cur = conn.executemany(sql, params) if many else conn.execute(sql, params)
-            return cur
+        """Run `(sql, params, many)` steps as one transaction (`many`: executemany over rows).
+
+        A connection that SQLite opened while the index was not writable stays read-only after
+        the disk is writable again; such a write is retried once on a fresh connection."""
+        for attempt in (0, 1):
+            try:
+                with self._transaction() as conn:
+                    cur = None
+                    for sql, params, many in steps:
+                        cur = conn.executemany(sql, params) if many else conn.execute(sql, params)
+                    return cur
+            except sqlite3.OperationalError as exc:
+                if attempt or "readonly" not in str(exc):
+                    raise
+                log.info("index %s: write on a read-only connection (%s); reconnecting", self.path, exc)
+                self.close_connection()
+        raise AssertionError("unreachable")
 
     def close_connection(self) -> None:
         """Close this thread's connection (the next access opens a new one)."""

@@ -93,3 +93,18 @@ def test_search_pieces(tmp_path: Path) -> None:
     reranked = hybrid_search(store, "load configuration", vectors, lambda q: np.array([0.0, 1.0]),
                              lambda q, codes: np.array([0.9 if "save_config" in c else 0.1 for c in codes]))
     assert reranked[0].row["name"] == "save_config" and "rerank" in reranked[0].sources
+
+
+def test_write_on_a_connection_stuck_read_only_reconnects(tmp_path: Path) -> None:
+    """SQLite keeps a connection opened while the index was not writable read-only for good:
+    the write is retried once on a fresh connection (found by the read-only fault test)."""
+    import sqlite3
+
+    import sqlite_utils
+
+    store = Store(tmp_path / "index.sqlite")
+    conn = sqlite3.connect(f"file:{tmp_path / 'index.sqlite'}?mode=ro", uri=True)
+    store._local.db, store._local.generation = sqlite_utils.Database(conn), store._generation
+    store.put_summary("h", "m", "a summary")  # raised "attempt to write a readonly database"
+    assert store.summary("h", "m") == "a summary"
+    store.close()
