@@ -88,12 +88,28 @@ def is_multiline(ctx: CompletionContext, setting: str = "auto") -> bool:
     return False
 
 
+# The prompt window starts at a line whose number is a multiple of this: while the user types,
+# the window's start stays put, so the model's cache of the previous prompt can be reused
+# (`model.runtime.prefix_cache`); it moves in jumps of this many lines as the prefix grows.
+WINDOW_LINES = 8
+
+
 def _clip_prefix(text: str, max_chars: int) -> str:
+    """The last at most `max_chars` of `text`, from a line start at a line number that is a
+    multiple of `WINDOW_LINES` (a hard cut when a single line is longer than that)."""
     if len(text) <= max_chars:
         return text
-    cut = text[-max_chars:]
-    nl = cut.find("\n")
-    return cut[nl + 1:] if 0 <= nl < len(cut) // 2 else cut
+    lo = len(text) - max_chars
+    start = text.find("\n", lo - 1) + 1  # first line start at or after lo
+    if start <= 0:
+        return text[lo:]
+    line = text.count("\n", 0, start)
+    for _ in range(-line % WINDOW_LINES):
+        nxt = text.find("\n", start) + 1
+        if nxt <= 0:
+            return text[start:]
+        start = nxt
+    return text[start:]
 
 
 def _clip_suffix(text: str, max_chars: int) -> str:
@@ -108,11 +124,13 @@ def plan_request(ctx: CompletionContext, max_prefix_tokens: int = 384, max_suffi
                  multiline_setting: str = "auto",
                  count_tokens: Callable[[str], int] | None = None) -> CompletionPlan:
     """Budgeted prompt: prefix end and suffix start, FIM only when the suffix has real code."""
-    prefix = _clip_prefix(ctx.prefix, max_prefix_tokens * 4)
+    chars = max_prefix_tokens * 4
+    prefix = _clip_prefix(ctx.prefix, chars)
     suffix = _clip_suffix(ctx.suffix, max_suffix_tokens * 4)
     if count_tokens is not None:
         while len(prefix) > 64 and count_tokens(prefix) > max_prefix_tokens:
-            prefix = prefix[len(prefix) // 8:]
+            chars = min(chars, len(prefix)) * 7 // 8
+            prefix = _clip_prefix(ctx.prefix, chars)
         while len(suffix) > 64 and count_tokens(suffix) > max_suffix_tokens:
             suffix = suffix[: len(suffix) * 7 // 8]
     useful_suffix = bool(re.sub(r"[\s)\]}\"';,]", "", suffix))

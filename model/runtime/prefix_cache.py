@@ -1,0 +1,136 @@
+"""Prefix KV-cache reuse for decoder prompts: a small per-document LRU (numpy only).
+
+Typing sends a new completion request every few hundred milliseconds with a prompt that
+differs from the last one by a few tokens at its end. `PrefixCache` keeps, per key (a document
+URI), the token ids of the last prompt and the decoder's self-attention cache for them; `take`
+returns the longest common token prefix of the new prompt with the cached one and the cache
+truncated to it, so only the new tail is prefilled.
+
+The prompt is always tokenised whole, so the reused ids are exactly those of a full
+tokenisation: a token boundary that moved at the edit point shows up as a differing id and
+everything from it on is recomputed. Key/value rows at position i depend only on ids[0..i]
+(causal attention), so reuse is exact. An entry is checked before use (one array pair per layer,
+float32, `[1, kv_heads, len(ids), head_dim]`, finite values); one that fails is dropped, never
+used. Memory is bounded by `max_bytes` over all entries (least recently used evicted first);
+an entry over the bound alone is not stored.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+KV = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class _Entry:
+    ids: list[int]
+    past: list[KV]
+    nbytes: int
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two id sequences."""
+    n = min(len(a), len(b))
+    if n == 0:
+        return 0
+    x = np.asarray(a[:n], dtype=np.int64)
+    y = np.asarray(b[:n], dtype=np.int64)
+    diff = np.flatnonzero(x != y)
+    return int(diff[0]) if diff.size else n
+
+
+class PrefixCache:
+    """Thread-safe LRU of (prompt ids, KV cache) per key."""
+
+    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, max_entries: int = 8,
+                 max_bytes: int = 64 << 20) -> None:
+        self.num_layers, self.kv_heads, self.head_dim = num_layers, kv_heads, head_dim
+        self.max_entries = max(0, int(max_entries))
+        self.max_bytes = max(0, int(max_bytes))
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.lookups = self.hits = self.dropped = 0
+        self.prefill_tokens = self.reused_tokens = 0
+
+    # ---- checks -----------------------------------------------------------------------------
+    def valid(self, ids: Sequence[int], past: Sequence[KV], values: bool = True) -> bool:
+        """True when `past` is a well-formed cache of exactly `ids` (shapes, dtype and, with
+        `values`, finite numbers)."""
+        if len(past) != self.num_layers:
+            return False
+        want = (1, self.kv_heads, len(ids), self.head_dim)
+        for pair in past:
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                return False
+            for a in pair:
+                if not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.shape != want:
+                    return False
+        return not values or all(np.isfinite(a).all() for pair in past for a in pair)
+
+    # ---- use --------------------------------------------------------------------------------
+    def take(self, key: str | None, ids: Sequence[int]) -> tuple[int, list[KV] | None]:
+        """(reused length n, cache of ids[:n]) for a new prompt `ids`; (0, None) on a miss.
+        At least the last prompt token is left to prefill (its logits start the generation)."""
+        with self._lock:
+            self.lookups += 1
+            entry = self._entries.get(key) if key is not None else None
+            if entry is None:
+                return 0, None
+            self._entries.move_to_end(key)
+        n = min(common_prefix(entry.ids, ids), len(ids) - 1)
+        if n <= 0:
+            return 0, None
+        if not self.valid(entry.ids, entry.past):
+            self.drop(key)
+            return 0, None
+        with self._lock:
+            self.hits += 1
+        return n, [(np.ascontiguousarray(k[:, :, :n]), np.ascontiguousarray(v[:, :, :n])) for k, v in entry.past]
+
+    def put(self, key: str | None, ids: Sequence[int], past: Sequence[KV]) -> bool:
+        """Remember `past` as the cache of `ids` for `key`; False when not stored (malformed
+        or larger than the whole budget)."""
+        if key is None or self.max_entries == 0:
+            return False
+        nbytes = sum(k.nbytes + v.nbytes for k, v in past)
+        if nbytes > self.max_bytes or not self.valid(ids, past, values=False):
+            self.drop(key)
+            return False
+        with self._lock:
+            self._entries[key] = _Entry(list(ids), [(k, v) for k, v in past], nbytes)
+            self._entries.move_to_end(key)
+            while self._entries and (len(self._entries) > self.max_entries or self._bytes() > self.max_bytes):
+                self._entries.popitem(last=False)
+        return True
+
+    def record(self, prefilled: int, reused: int) -> None:
+        """Count one prompt: `prefilled` tokens computed, `reused` taken from the cache."""
+        with self._lock:
+            self.prefill_tokens += prefilled
+            self.reused_tokens += reused
+
+    def drop(self, key: str | None) -> None:
+        with self._lock:
+            if key is not None and self._entries.pop(key, None) is not None:
+                self.dropped += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def _bytes(self) -> int:
+        return sum(e.nbytes for e in self._entries.values())
+
+    def stats(self) -> dict[str, Any]:
+        """Entries, bytes held and the share of prompt tokens reused (for `codet5p/status`)."""
+        with self._lock:
+            total = self.prefill_tokens + self.reused_tokens
+            return {"entries": len(self._entries), "bytes": self._bytes(), "maxBytes": self.max_bytes,
+                    "lookups": self.lookups, "hits": self.hits, "dropped": self.dropped,
+                    "prefillTokens": self.prefill_tokens, "reusedTokens": self.reused_tokens,
+                    "reusedShare": round(self.reused_tokens / total, 4) if total else None}
