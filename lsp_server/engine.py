@@ -381,7 +381,8 @@ class Engine:
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
                                   stop_at_newline=not plan.multiline, deadline=deadline)
-        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode, cache_key=doc or None)
+        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode, 
+                                    cache_key=(doc or None) if opts.reuse_prompt else None)
         if gen.stop_reason == "deadline":
             # a multi-line suggestion keeps the lines it finished in time; anything else is dropped
             done = gen.text[:gen.text.rfind("\n")] if plan.multiline and "\n" in gen.text.strip("\n") else ""

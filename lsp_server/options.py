@@ -44,6 +44,7 @@ class CompletionOptions:
     max_suffix_tokens: int = 128
     multiline: Literal["auto", "always", "never"] = "auto"
     cache_size: int = 128
+    reuse_prompt: bool = True  # keep each document's prompt KV cache and prefill only new tokens
 
 
 @dataclass

@@ -82,3 +82,25 @@ def test_lru_cache_and_type_ahead() -> None:
     cache.put("b", "", False, "bb")
     assert cache.get("def f(x):\n    ", "\n", True)[0] is False or cache.typeahead_hits  # evicted (LRU of 2)
     assert cache.get("a", "", False) == (True, None)
+
+
+def test_prompt_window_start_stays_put_while_typing() -> None:
+    """The window starts on a line number that is a multiple of WINDOW_LINES, so the prompt
+    grows at its end (the model reuses its cache) and moves only in jumps of whole lines."""
+    from lsp_server.completion import WINDOW_LINES
+
+    doc = "".join(f"value_{i} = compute(value_{i - 1}, {i})\n" for i in range(200))
+    starts = []
+    text = doc
+    for ch in "result = compute(value_199, 200)\n" * 3:
+        text += ch
+        lines = text.split("\n")
+        ctx = build_context(text, len(lines) - 1, len(lines[-1]), "python")
+        plan = plan_request(ctx, max_prefix_tokens=100, count_tokens=lambda s: len(s) // 4)
+        assert text.endswith(plan.prefix) and len(plan.prefix) <= 400
+        start = len(text) - len(plan.prefix)
+        assert start == 0 or text[start - 1] == "\n"
+        assert text.count("\n", 0, start) % WINDOW_LINES == 0
+        starts.append(start)
+    assert len(set(starts)) <= 2  # 100 keystrokes, at most one jump of the window
+    assert all(b >= a for a, b in zip(starts, starts[1:]))

@@ -36,6 +36,15 @@ async def test_every_feature_runs_the_smol_model(workspace: Path, smol_bundle: P
             text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(5, 10),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
         assert (await s.status())["completions"].get("model", 0) >= 1
+        # typing on: the next request prefills only the new tokens of the prompt
+        s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(version=2, uri=uri),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=TEXT + " sum(")]))
+        await s.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(5, 15),
+            context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
+        cache = (await s.status())["promptCache"]
+        assert cache["entries"] == 1 and cache["hits"] >= 1 and cache["reusedTokens"] > 0, cache
         hover = await s.client.text_document_hover_async(lsp.HoverParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(0, 6)))
         assert hover is not None and "count_books" in hover.contents.value
