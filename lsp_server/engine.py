@@ -381,7 +381,7 @@ class Engine:
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
                                   stop_at_newline=not plan.multiline, deadline=deadline)
-        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode, 
+        gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode,
                                     cache_key=(doc or None) if opts.reuse_prompt else None)
         if gen.stop_reason == "deadline":
             # a multi-line suggestion keeps the lines it finished in time; anything else is dropped
