@@ -44,6 +44,7 @@ DECODER_MANIFEST = "decoder.json"
 DECODER_TOKENIZER = "decoder_tokenizer.json"
 ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
+DECODER_BUILD_VERSION = 2  # 2: fused graph, int4 weights (a cache built by 1 is rebuilt)
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 # Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
 # holds about four 450-token prompts.
@@ -91,7 +92,7 @@ def decoder_build_key(manifest: dict[str, Any]) -> str:
     """What a built decoder depends on: the trained parts, the decoder GGUF and this format."""
     parts = manifest["decoder_parts"].get("sha256", "")
     gguf = manifest.get("decoder_source", {}).get("gguf_sha256", "")
-    return hashlib.sha256(f"{parts}:{gguf}:{SMOL_FORMAT_VERSION}:{OPSET}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{parts}:{gguf}:{SMOL_FORMAT_VERSION}:{OPSET}:{DECODER_BUILD_VERSION}".encode()).hexdigest()[:16]
 
 
 def built_decoder_dir(bundle_dir: Path, manifest: dict[str, Any]) -> Path:

@@ -12,7 +12,9 @@ graph with a KV cache: inputs `input_ids` [b, t], `attention_mask` [b, p + t],
 `past_key_values.L.key/value` [b, kv_heads, p, head_dim] for every layer, the cross keys/values
 and `encoder_attention_mask` [b, s] (all zeros: the decoder-only mode, where the blocks add
 exactly nothing); outputs `logits` [b, V] (last position only), `itm_logits` [b, t, 2] and
-`present.L.key/value`. It is quantised to int8 (dynamic, weights only) and parity-checked, and
+`present.L.key/value`. By default that graph is written with fused ops (`fused_graph`) and
+quantised weight-only (int4 `MatMulNBits`); the traced torch export with dynamic int8 stays as
+the benchmarks' baseline. The fp32 graph is parity-checked against torch before quantising, and
 `decoder.json` records the hashes of everything it was built from, so a changed bundle or
 wheel is noticed by the runtime.
 """
@@ -222,11 +224,29 @@ def _decoder_parity(model: SmolCodeT5p, tok: TokenizerPair, dec_path: Path, enc_
     return out
 
 
+GRAPH_CHOICES = ("fused", "traced")
+DEFAULT_WEIGHTS = "int4"  # chosen by bench/decoder_quant.py: see model/MODEL_CARD.md
+DEFAULT_HEAD = "int8"
+
+
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
-                  max_diff: float = 2e-3, quantized: bool = True) -> Path:
+                  max_diff: float = 2e-3, weights: str = DEFAULT_WEIGHTS, head: str = DEFAULT_HEAD,
+                  graph: str = "fused") -> Path:
     """Build the decoder graph of `bundle` into `out` (atomic). `model_dir` (a smol model
-    directory) supplies the decoder weights instead of the import cache (tests); `quantized`
-    False keeps the fp32 graph (exact comparisons in tests)."""
+    directory) supplies the decoder weights instead of the import cache (tests).
+
+    `graph` "fused" writes the graph with ONNX Runtime's fused ops (`fused_graph`) and
+    quantises it weight-only: layer MatMuls to `weights`, the output projection to `head`
+    (each "int4", "int8" or "fp32"). "traced" is the torch export with dynamic int8
+    (`weights` "int8") or none ("fp32"): the earlier graph, kept as the benchmarks' baseline."""
+    from model.smol.fused_graph import WEIGHT_CHOICES
+
+    if graph not in GRAPH_CHOICES:
+        raise ValueError(f"graph must be one of {GRAPH_CHOICES}, not {graph!r}")
+    if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
+        raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
+    if graph == "traced" and weights == "int4":
+        raise ValueError("the traced graph is quantised to int8 (dynamic) or not at all")
     bundle, out = Path(bundle), Path(out)
     manifest = read_smol_manifest(bundle)
     config = SmolConfig.from_dict(manifest["config"])
@@ -256,20 +276,34 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
     tok = TokenizerPair.from_files(bundle / ENC_TOKENIZER, dec_tokenizer)
     with staged_dir(out) as tmp:
         fp32 = tmp / "decoder.onnx"
-        export_decoder_graph(model, fp32)
+        if graph == "fused":
+            from model.smol.fused_graph import build_fused_decoder
+
+            build_fused_decoder(config, model.state_dict(), fp32)
+        else:
+            export_decoder_graph(model, fp32)
         enc_record = manifest["graphs"]["encoder"]
         enc_file = bundle / (enc_record.get("fp32") or enc_record["int8"])["file"]
         parity = _decoder_parity(model, tok, fp32, enc_file)
         if not max(parity.values()) <= max_diff:
             raise SmolExportError(f"decoder parity failed: {parity} > {max_diff:g}")
-        graph = tmp / "decoder.int8.onnx" if quantized else fp32
-        if quantized:
-            quantize(fp32, graph)
+        quantization: dict[str, Any] = {"weights": "fp32"}
+        final = fp32
+        if graph == "fused" and (weights, head) != ("fp32", "fp32"):
+            from model.smol.fused_graph import quantize_weights
+
+            final = tmp / f"decoder.{weights}.onnx"
+            quantization = quantize_weights(fp32, final, weights, head)
+            fp32.unlink()
+        elif graph == "traced" and weights == "int8":
+            final = tmp / "decoder.int8.onnx"
+            quantize(fp32, final)
+            quantization = {"method": "onnxruntime.quantize_dynamic", "weights": "int8"}
             fp32.unlink()
         shutil.copyfile(dec_tokenizer, tmp / DECODER_TOKENIZER)
         record = {"format": "codet5p-lsp-smol-decoder", "key": decoder_build_key(manifest),
                   "bundle_parts_sha256": manifest["decoder_parts"]["sha256"], "source": source,
-                  "graph": _graph_record(graph),
+                  "graph": _graph_record(final), "graph_kind": graph, "quantization": quantization,
                   "decoder_tokenizer": file_record(tmp / DECODER_TOKENIZER),
                   "parity": parity, "build_seconds": round(time.perf_counter() - t0, 1),
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

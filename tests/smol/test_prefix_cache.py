@@ -28,7 +28,7 @@ def fp32_bundle(smol_bundle: Path, smol_model_dir: Path, tmp_path_factory: pytes
 
     out = tmp_path_factory.mktemp("fp32") / "bundle"
     shutil.copytree(smol_bundle, out, ignore=shutil.ignore_patterns("decoder"))
-    build_decoder(out, out / "decoder", model_dir=smol_model_dir, quantized=False)
+    build_decoder(out, out / "decoder", model_dir=smol_model_dir, weights="fp32", head="fp32")
     return out
 
 

@@ -1,0 +1,293 @@
+"""The smol decoder written directly as a fused ONNX graph (onnx.helper, no tracing).
+
+The traced export (`export.export_decoder_graph`) spends most of a generated token in the
+overhead of ~1,500 small nodes (30 layers of reshapes, rotary slices, repeat_interleave,
+dynamic quantisation of every activation). This graph computes the same function with ONNX
+Runtime's fused contrib ops:
+
+- `SimplifiedLayerNormalization` / `SkipSimplifiedLayerNormalization` (RMSNorm, with the
+  residual add folded in),
+- `GroupQueryAttention` per layer: packed QKV from one MatMul, rotary embedding inside the op
+  (`do_rotary`, cos/sin caches of `max_positions` rows, LLaMA's half-split layout), the
+  self-attention cache in and out in `[b, kv_heads, p, head_dim]`,
+- one MatMul for the MLP's gate and up projections,
+- the cross-attention of `config.cross_layers` in plain ops (one layer, rarely the cost).
+
+Its inputs and outputs are exactly those of the traced graph (`export.decoder_io`), so
+`SmolGraphs` and the prompt cache run either. Padding: `GroupQueryAttention` reads each row's
+length from `attention_mask` (`seqlens_k = sum(mask) - 1`), which is right padding; the
+runtime pads only right (batched matching, empty cache), and batch-1 completion has none.
+
+`quantize_weights` then quantises the weights: "int8" with `quantize_dynamic` (int8 weights,
+activations quantised per call: ONNX Runtime's integer GEMM), "int4" with `MatMulNBits` (blocks
+of 32, symmetric, accuracy level 4) and the embedding table as int4 `GatherBlockQuantized`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from model.smol.config import SmolConfig
+
+log = logging.getLogger(__name__)
+
+MS = "com.microsoft"
+FUSED_OPSET = 21  # int4 initializers (GatherBlockQuantized) need 21
+DEFAULT_MAX_POSITIONS = 8192  # rows of the rotary caches: the longest prompt + generation
+
+
+class _Builder:
+    """Accumulates nodes and initializers with unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self._n = 0
+
+    def name(self, base: str) -> str:
+        self._n += 1
+        return f"{base}_{self._n}"
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], n_out: int = 1, domain: str = "", name: str | None = None,
+           outputs: list[str] | None = None, **attrs: Any) -> list[str]:
+        node_name = name or self.name(op_type)
+        outs = outputs or [f"{node_name}/out{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, name=node_name, domain=domain or None, **attrs))
+        return outs
+
+    def one(self, op_type: str, inputs: list[str], **kw: Any) -> str:
+        return self.op(op_type, inputs, **kw)[0]
+
+    def matmul(self, x: str, weight: np.ndarray, name: str) -> str:
+        """x @ weight.T for a torch Linear weight [out, in] (stored [in, out] as ONNX wants)."""
+        w = self.const(f"{name}.weight", weight.T.astype(np.float32))
+        return self.one("MatMul", [x, w], name=name)
+
+
+def rotary_caches(config: SmolConfig, max_positions: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos, sin [max_positions, head_dim / 2] as in `modeling.rotary` (half-split layout)."""
+    hd = config.head_dim
+    inv = 1.0 / (config.rope_theta ** (np.arange(0, hd, 2, dtype=np.float32) / hd))
+    freqs = np.arange(max_positions, dtype=np.float32)[:, None] * inv[None, :]
+    return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)
+
+
+def _weights(state: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: (v.detach().float().cpu().numpy() if hasattr(v, "detach") else np.asarray(v, dtype=np.float32))
+            for k, v in state.items()}
+
+
+def build_fused_decoder(config: SmolConfig, state: dict[str, Any], path: str | Path,
+                        max_positions: int = DEFAULT_MAX_POSITIONS) -> Path:
+    """Write the fp32 fused decoder graph of `config` with the weights `state` (a
+    `SmolCodeT5p.state_dict()`: `model.*`, `lm_head.weight` unless tied, `cross.*`,
+    `itm_head.*`) to `path`."""
+    c = config
+    w = _weights(state)
+    g = _Builder()
+    eps = float(c.rms_norm_eps)
+    from model.smol.export import decoder_io  # the traced graph's names: one contract for both
+
+    in_names, out_names = decoder_io(c)
+    cross_slot = {layer: k for k, layer in enumerate(c.cross_layers)}
+
+    # ---- shared inputs --------------------------------------------------------------------
+    mask_sum = g.one("ReduceSum", ["attention_mask", g.const("axes_1", np.array([1], dtype=np.int64))], keepdims=0)
+    seqlens_k = g.one("Cast", [g.one("Sub", [mask_sum, g.const("one_i64", np.array(1, dtype=np.int64))])],
+                      to=TensorProto.INT32)
+    total_len = g.one("Cast", [g.one("Gather", [g.one("Shape", ["attention_mask"]),
+                                                g.const("idx_1", np.array(1, dtype=np.int64))], axis=0)],
+                      to=TensorProto.INT32)
+    cos, sin = rotary_caches(c, max_positions)
+    cos_name, sin_name = g.const("rotary.cos", cos), g.const("rotary.sin", sin)
+
+    # encoder mask -> additive bias [b, 1, 1, s] and "any encoder token" [b, 1, 1, 1]
+    enc_f = g.one("Cast", ["encoder_attention_mask"], to=TensorProto.FLOAT)
+    enc_f4 = g.one("Unsqueeze", [enc_f, g.const("axes_12", np.array([1, 2], dtype=np.int64))])
+    enc_bias = g.one("Mul", [g.one("Sub", [enc_f4, g.const("one_f", np.array(1.0, dtype=np.float32))]),
+                             g.const("big_f", np.array(3.0e38, dtype=np.float32))])
+    enc_any = g.one("Cast", [g.one("Greater", [g.one("ReduceMax", [enc_f4, g.const("axes_3", np.array([3], dtype=np.int64))],
+                                                     keepdims=1),
+                                              g.const("zero_f", np.array(0.0, dtype=np.float32))])],
+                    to=TensorProto.FLOAT)
+
+    # ---- embedding and layers -------------------------------------------------------------
+    table = w["model.embed_tokens.weight"]
+    x = g.one("Gather", [g.const("model.embed_tokens.weight", table), "input_ids"], axis=0, name="embed_tokens")
+    normed = g.one("SimplifiedLayerNormalization", [x, g.const("model.layers.0.input_layernorm.weight",
+                                                               w["model.layers.0.input_layernorm.weight"])],
+                   axis=-1, epsilon=eps, name="layers.0.input_norm")
+    residual = x
+    for i in range(c.num_layers):
+        p = f"model.layers.{i}."
+        qkv_w = np.concatenate([w[p + "self_attn.q_proj.weight"], w[p + "self_attn.k_proj.weight"],
+                                w[p + "self_attn.v_proj.weight"]], axis=0)
+        qkv = g.matmul(normed, qkv_w, f"layers.{i}.qkv_proj")
+        attn, present_k, present_v = g.op(
+            "GroupQueryAttention",
+            [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len,
+             cos_name, sin_name],
+            outputs=[f"layers.{i}.attn", f"present.{i}.key", f"present.{i}.value"], domain=MS,
+            name=f"layers.{i}.gqa", num_heads=c.num_heads, kv_num_heads=c.num_kv_heads, do_rotary=1,
+            rotary_interleaved=0, scale=1.0 / math.sqrt(c.head_dim))
+        attn_out = g.matmul(attn, w[p + "self_attn.o_proj.weight"], f"layers.{i}.o_proj")
+        if i in cross_slot:
+            k = f"cross.{i}."
+            cross_in, _, _, residual = g.op("SkipSimplifiedLayerNormalization",
+                                            [residual, attn_out, g.const(k + "norm.weight", w[k + "norm.weight"])],
+                                            n_out=4, domain=MS, epsilon=eps, name=f"layers.{i}.cross_norm")
+            cross_out = _cross_attention(g, c, w, i, cross_in, cross_slot[i], enc_bias, enc_any)
+            post_in = cross_out
+        else:
+            post_in = attn_out
+        normed, _, _, residual = g.op("SkipSimplifiedLayerNormalization",
+                                      [residual, post_in, g.const(p + "post_attention_layernorm.weight",
+                                                                  w[p + "post_attention_layernorm.weight"])],
+                                      n_out=4, domain=MS, epsilon=eps, name=f"layers.{i}.post_norm")
+        gate_up = g.matmul(normed, np.concatenate([w[p + "mlp.gate_proj.weight"], w[p + "mlp.up_proj.weight"]], axis=0),
+                           f"layers.{i}.gate_up_proj")
+        gate, up = g.op("Split", [gate_up, g.const(g.name("split"), np.array([c.d_ff, c.d_ff], dtype=np.int64))],
+                        n_out=2, axis=-1)
+        act = g.one("Mul", [g.one("Mul", [gate, g.one("Sigmoid", [gate])]), up])
+        mlp_out = g.matmul(act, w[p + "mlp.down_proj.weight"], f"layers.{i}.down_proj")
+        next_norm = (f"model.layers.{i + 1}.input_layernorm.weight" if i + 1 < c.num_layers else "model.norm.weight")
+        normed, _, _, residual = g.op("SkipSimplifiedLayerNormalization",
+                                      [residual, mlp_out, g.const(next_norm, w[next_norm])],
+                                      n_out=4, domain=MS, epsilon=eps, name=f"layers.{i}.next_norm")
+    states = normed  # final-norm states [b, t, d]
+
+    # ---- heads ----------------------------------------------------------------------------
+    # the last position as a [b, 1, d] slice, projected, then reshaped to [b, V] (a scalar Gather
+    # here came out [b, 1, V] once MatMulNBits replaced the MatMul)
+    last = g.one("Slice", [states, g.const("starts_last", np.array([-1], dtype=np.int64)),
+                           g.const("ends_last", np.array([np.iinfo(np.int64).max], dtype=np.int64)),
+                           g.const("axes_slice_1", np.array([1], dtype=np.int64))])
+    head = table if c.tie_word_embeddings else w["lm_head.weight"]
+    g.op("Reshape", [g.matmul(last, head, "lm_head"), g.const("shape_logits", np.array([-1, c.vocab_size], dtype=np.int64))],
+         outputs=["logits"])
+    itm = g.matmul(states, w["itm_head.weight"], "itm_head")
+    g.op("Add", [itm, g.const("itm_head.bias", w["itm_head.bias"])], outputs=["itm_logits"])
+
+    # ---- graph ----------------------------------------------------------------------------
+    inputs = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "new"]),
+              helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "total"])]
+    for i in range(c.num_layers):
+        for kv in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kv}", TensorProto.FLOAT,
+                                                        ["batch", c.num_kv_heads, "past", c.head_dim]))
+    for i in c.cross_layers:
+        for kv in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(f"cross.{i}.{kv}", TensorProto.FLOAT,
+                                                        ["batch", c.num_heads, "source", c.head_dim]))
+    inputs.append(helper.make_tensor_value_info("encoder_attention_mask", TensorProto.INT64, ["batch", "source"]))
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", c.vocab_size]),
+               helper.make_tensor_value_info("itm_logits", TensorProto.FLOAT, ["batch", "new", 2])]
+    for i in range(c.num_layers):
+        for kv in ("key", "value"):
+            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kv}", TensorProto.FLOAT,
+                                                         ["batch", c.num_kv_heads, "total", c.head_dim]))
+    assert [v.name for v in inputs] == in_names and [v.name for v in outputs] == out_names
+    graph = helper.make_graph(g.nodes, "smol_decoder_fused", inputs, outputs, g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", FUSED_OPSET), helper.make_opsetid(MS, 1)],
+                              producer_name="codet5p-lsp")
+    path = Path(path)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    return path
+
+
+def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer: int, x: str, slot: int,
+                     enc_bias: str, enc_any: str) -> str:
+    """Cross-attention of `layer` on normed states `x` [b, t, d] -> [b, t, d] (plain ops)."""
+    k = f"cross.{layer}."
+    q = g.matmul(x, w[k + "q_proj.weight"], f"layers.{layer}.cross_q_proj")
+    shape4 = g.const(g.name("shape"), np.array([0, 0, c.num_heads, c.head_dim], dtype=np.int64))
+    q = g.one("Transpose", [g.one("Reshape", [q, shape4])], perm=[0, 2, 1, 3])  # [b, H, t, hd]
+    keys_t = g.one("Transpose", [f"cross.{layer}.key"], perm=[0, 1, 3, 2])  # [b, H, hd, s]
+    scores = g.one("Mul", [g.one("MatMul", [q, keys_t]),
+                           g.const(g.name("scale"), np.array(1.0 / math.sqrt(c.head_dim), dtype=np.float32))])
+    probs = g.one("Softmax", [g.one("Add", [scores, enc_bias])], axis=-1)
+    ctx = g.one("Mul", [g.one("MatMul", [probs, f"cross.{layer}.value"]), enc_any])  # [b, H, t, hd]
+    ctx = g.one("Reshape", [g.one("Transpose", [ctx], perm=[0, 2, 1, 3]),
+                            g.const(g.name("shape"), np.array([0, 0, c.num_heads * c.head_dim], dtype=np.int64))])
+    return g.matmul(ctx, w[k + "o_proj.weight"], f"layers.{layer}.cross_o_proj")
+
+
+WEIGHT_CHOICES = ("int4", "int8", "fp32")
+
+
+def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int4", head: str = "int8",
+                     block_size: int = 32, accuracy_level: int = 4) -> dict[str, Any]:
+    """Quantise the fused graph `src` into `dst`; the matching head stays fp32.
+
+    `weights` "int4": layer MatMuls to `MatMulNBits` (symmetric blocks of `block_size`;
+    `accuracy_level` 4 runs them on int8 activations), the output projection to `head` (int4
+    or int8 `MatMulNBits`), the embedding table to int4 `GatherBlockQuantized`. "int8":
+    `quantize_dynamic` of the layers, the embedding and (with `head` "int8") the output
+    projection. Returns the record of what was done (for `decoder.json`)."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
+        raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
+    model = onnx.load(str(src))
+    names = {n.name for n in model.graph.node if n.op_type == "MatMul"}
+    head_nodes = {"lm_head"} & names
+    layer_nodes = {n for n in names if n.startswith("layers.") and n.endswith("_proj")}
+
+    def run(model: onnx.ModelProto, bits: int, include: set[str], ops: tuple[str, ...]) -> onnx.ModelProto:
+        if not include:
+            return model
+        q = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=True,
+                                 accuracy_level=accuracy_level, nodes_to_include=sorted(include),
+                                 op_types_to_quantize=ops)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(max(level, logging.WARNING))  # the quantiser logs every node at INFO
+        try:
+            q.process()
+        finally:
+            root.setLevel(level)
+        return q.model.model
+
+    if weights == "int8":
+        return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head == "int8" else set()), head)
+    model = run(model, 4, {"embed_tokens"}, ("Gather",))
+    if weights != "fp32":
+        model = run(model, 4, layer_nodes, ("MatMul",))
+    if head != "fp32":
+        model = run(model, 4 if head == "int4" else 8, head_nodes, ("MatMul",))
+    onnx.save_model(model, str(dst))
+    return {"method": "onnxruntime MatMulNBits (RTN, symmetric)", "weights": weights, "head": head,
+            "embedding": "int4", "block_size": block_size, "accuracy_level": accuracy_level}
+
+
+def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], head: str) -> dict[str, Any]:
+    """int8 weights with activations quantised per call (`quantize_dynamic`): ONNX Runtime's
+    integer GEMM, which prefills ~10x faster on 2 cores than `MatMulNBits` does today."""
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # it warns on the root logger about pre-processing
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "fp32.onnx"
+            onnx.save_model(model, str(src))
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
+                             nodes_to_quantize=sorted(nodes | {"embed_tokens"}),
+                             op_types_to_quantize=["MatMul", "Gather"],
+                             extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+    return {"method": "onnxruntime.quantize_dynamic", "weights": "int8", "head": head, "embedding": "int8"}

@@ -1,0 +1,133 @@
+"""The fused decoder graph computes what the torch decoder does, and its quantised forms stay close."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from model.runtime.smol_graphs import SmolGraphs
+from model.smol.fused_graph import build_fused_decoder, quantize_weights
+from model.smol.model_dir import load_smol_dir
+
+
+class _NoEncoder:
+    def get_outputs(self) -> list:
+        return []
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="module")
+def tiny(smol_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    model, _, _ = load_smol_dir(smol_model_dir)
+    model.eval()
+    path = tmp_path_factory.mktemp("fused") / "decoder.onnx"
+    build_fused_decoder(model.model_config, model.state_dict(), path)
+    return model, path
+
+
+def _cross(model, rng: np.random.Generator, source: int = 5):
+    c = model.model_config
+    kv = [(rng.standard_normal((1, c.num_heads, source, c.head_dim)).astype(np.float32),
+           rng.standard_normal((1, c.num_heads, source, c.head_dim)).astype(np.float32)) for _ in c.cross_layers]
+    return kv
+
+
+def _torch_logits(model, ids: list[int], cross, enc_mask: np.ndarray | None) -> np.ndarray:
+    with torch.no_grad():
+        cross_t = None if enc_mask is None else [(torch.from_numpy(k), torch.from_numpy(v)) for k, v in cross]
+        states, _ = model.decode(torch.tensor([ids]), None, None, cross_t,
+                                 None if enc_mask is None else torch.from_numpy(enc_mask))
+        return model.logits(states[:, -1]).numpy()
+
+
+@pytest.mark.parametrize("with_encoder", [False, True])
+def test_fused_graph_matches_torch_through_the_cache(tiny, with_encoder: bool) -> None:
+    model, path = tiny
+    c = model.model_config
+    graphs = SmolGraphs(_NoEncoder(), _session(path), c)
+    rng = np.random.default_rng(0)
+    ids = [int(i) for i in rng.integers(3, c.vocab_size, size=21)]
+    if with_encoder:
+        cross, emask = _cross(model, rng), np.array([[1, 1, 1, 0, 0]], dtype=np.int64)
+    else:
+        cross, emask = graphs.cross_inputs(None)
+    past = graphs.empty_past(1)
+    for start, stop in ((0, 12), (12, 17), (17, 18), (18, 21)):  # a prompt, a tail, single steps
+        logits, past = graphs.step([ids[start:stop]], past, cross, emask)
+        assert logits.shape == (1, c.vocab_size)
+        assert past[0][0].shape == (1, c.num_kv_heads, stop, c.head_dim)
+        ref = _torch_logits(model, ids[:stop], cross, emask if with_encoder else None)
+        assert np.abs(logits - ref).max() < 1e-4, (start, stop)
+
+
+def test_right_padded_batch_matches_single_rows(tiny) -> None:
+    """Batched matching pads on the right with an empty cache: each row's states at its last real
+    token equal that row run alone."""
+    model, path = tiny
+    c = model.model_config
+    graphs = SmolGraphs(_NoEncoder(), _session(path), c)
+    rng = np.random.default_rng(1)
+    rows = [[int(i) for i in rng.integers(3, c.vocab_size, size=n)] for n in (14, 6, 10)]
+    cross = _cross(model, rng)
+    emask = np.array([[1, 1, 1, 1, 0]], dtype=np.int64)
+    width = max(map(len, rows))
+    ids = np.full((3, width), c.pad_id, dtype=np.int64)
+    mask = np.zeros((3, width), dtype=np.int64)
+    for r, row in enumerate(rows):
+        ids[r, :len(row)], mask[r, :len(row)] = row, 1
+    batch_cross = [(np.repeat(k, 3, 0), np.repeat(v, 3, 0)) for k, v in cross]
+    out = graphs.run(ids, graphs.empty_past(3), batch_cross, np.repeat(emask, 3, 0), mask)
+    for r, row in enumerate(rows):
+        alone = graphs.run([row], graphs.empty_past(1), cross, emask)
+        assert np.abs(out["itm_logits"][r, len(row) - 1] - alone["itm_logits"][0, -1]).max() < 1e-4
+
+
+@pytest.mark.parametrize("weights,head,op", [("int4", "int8", "MatMulNBits"), ("int4", "int4", "MatMulNBits"),
+                                             ("int8", "int8", "MatMulInteger")])
+def test_quantised_graphs_stay_close(tiny, tmp_path: Path, weights: str, head: str, op: str) -> None:
+    model, path = tiny
+    c = model.model_config
+    out = tmp_path / f"decoder.{weights}.onnx"
+    record = quantize_weights(path, out, weights, head)
+    assert record["weights"] == weights and record["head"] == head
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert op in ops and "MatMul" in ops  # the matching head (and cross scores) stay fp32
+    assert "GroupQueryAttention" in ops
+    exact = SmolGraphs(_NoEncoder(), _session(path), c)
+    quant = SmolGraphs(_NoEncoder(), _session(out), c)
+    cross, emask = exact.cross_inputs(None)
+    rng = np.random.default_rng(2)
+    agree, n = 0, 12
+    for _ in range(n):
+        ids = [[int(i) for i in rng.integers(3, c.vocab_size, size=16)]]
+        a, _ = exact.step(ids, exact.empty_past(1), cross, emask)
+        b, _ = quant.step(ids, quant.empty_past(1), cross, emask)
+        assert b.shape == a.shape and np.isfinite(b).all()
+        # random tiny weights are the worst case for quantisation; still the same distribution
+        assert np.corrcoef(a[0], b[0])[0, 1] > 0.9
+        agree += int(a.argmax() == b.argmax())
+    assert agree >= n // 2
+
+
+def test_bad_quantisation_choice_is_refused(tiny, tmp_path: Path) -> None:
+    _, path = tiny
+    with pytest.raises(ValueError, match="int4"):
+        quantize_weights(path, tmp_path / "x.onnx", "int3")
+
+
+def test_build_records_graph_and_quantisation(smol_bundle: Path) -> None:
+    record = json.loads((smol_bundle / "decoder" / "decoder.json").read_text())
+    assert record["graph_kind"] == "fused"
+    assert record["quantization"]["weights"] in ("int4", "int8")
+    assert max(record["parity"].values()) < 2e-3
