@@ -92,6 +92,12 @@ def _prompt_cache_stats(rt: Any) -> dict[str, Any] | None:
     return cache.stats() if cache is not None else None
 
 
+def _draft_stats(rt: Any) -> dict[str, Any] | None:
+    """Drafted decoding's counts (verification calls, tokens proposed and accepted), if any."""
+    stats = getattr(rt, "draft_stats", None)
+    return stats.as_dict() if stats is not None else None
+
+
 def _summary_result(text: str) -> tuple[str | None, str]:
     return (text, "") if text else (None, "the model produced no usable summary")
 
@@ -217,6 +223,7 @@ class Engine:
             "completions": dict(self.completion_counts),
             "completionsInFlight": self.inflight,
             "promptCache": _prompt_cache_stats(rt),
+            "drafts": _draft_stats(rt),
         }
 
     def emit_status(self) -> None:
@@ -380,7 +387,8 @@ class Engine:
         # (decoding on past it costs a 135M decoder ~30 ms a token for text that is cut anyway)
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
-                                  stop_at_newline=not plan.multiline, deadline=deadline)
+                                  stop_at_newline=not plan.multiline, deadline=deadline,
+                                  draft_tokens=max(0, opts.draft_tokens))
         gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode,
                                     cache_key=(doc or None) if opts.reuse_prompt else None)
         if gen.stop_reason == "deadline":

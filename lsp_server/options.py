@@ -45,6 +45,7 @@ class CompletionOptions:
     multiline: Literal["auto", "always", "never"] = "auto"
     cache_size: int = 128
     reuse_prompt: bool = True  # keep each document's prompt KV cache and prefill only new tokens
+    draft_tokens: int = 6  # tokens guessed from the prompt and checked in one decoder call (0: off)
 
 
 @dataclass

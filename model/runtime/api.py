@@ -29,6 +29,9 @@ class GenerationConfig:
     # Source budget in tokens for completion prompts (FIM encoder input / causal prefix); None:
     # the model's `max_source_length` (FIM) or the format's default (causal). Smaller is faster.
     max_source_length: int | None = None
+    # Greedy decoder-only decoding may check up to this many tokens guessed from the prompt in one
+    # decoder call (`model.runtime.draft`; the output is unchanged); 0 turns it off.
+    draft_tokens: int = 6
 
 
 @dataclass

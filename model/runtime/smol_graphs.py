@@ -30,6 +30,8 @@ class SmolGraphs:
             self.dec_out = [o.name for o in decoder.get_outputs()]
             self.present = [self.dec_out.index(f"present.{i}.{kv}")
                             for i in range(config.num_layers) for kv in ("key", "value")]
+            # the fused graph gives the logits of the last n positions (drafted decoding)
+            self.has_rows = "logits_rows" in {i.name for i in decoder.get_inputs()} and "row_logits" in self.dec_out
 
     # ---- encoder ----------------------------------------------------------------------------
     def encode(self, rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -57,8 +59,9 @@ class SmolGraphs:
         return [(z, z) for _ in range(c.num_layers)]
 
     def run(self, ids: Sequence[Sequence[int]] | np.ndarray, past: list[KV], cross: list[KV],
-            enc_mask: np.ndarray, attention_mask: np.ndarray | None = None) -> dict[str, Any]:
-        """One decoder call: every output by name, plus `past` (the grown cache)."""
+            enc_mask: np.ndarray, attention_mask: np.ndarray | None = None, rows: int = 1) -> dict[str, Any]:
+        """One decoder call: every output by name, plus `past` (the grown cache). `rows`: how
+        many last positions get logits in `row_logits` (graphs with `has_rows`)."""
         if self.decoder is None:
             raise ValueError("this bundle's decoder graph is not built")
         ids = np.asarray(ids, dtype=np.int64)
@@ -74,6 +77,10 @@ class SmolGraphs:
         for (k, v), i in zip(cross, self.config.cross_layers):
             feeds[f"cross.{i}.key"] = k
             feeds[f"cross.{i}.value"] = v
+        if self.has_rows:
+            feeds["logits_rows"] = np.array([max(1, min(rows, t))], dtype=np.int64)
+        elif rows != 1:
+            raise ValueError("this decoder graph gives the last position's logits only")
         outs = self.decoder.run(None, feeds)
         named = dict(zip(self.dec_out, outs))
         named["past"] = [(outs[self.present[2 * i]], outs[self.present[2 * i + 1]])
@@ -85,3 +92,9 @@ class SmolGraphs:
         """Last-position logits [b, V] and the grown cache."""
         out = self.run(ids, past, cross, enc_mask)
         return out["logits"], out["past"]
+
+    def step_rows(self, ids: Sequence[Sequence[int]], past: list[KV], cross: list[KV], enc_mask: np.ndarray,
+                  rows: int) -> tuple[np.ndarray, list[KV]]:
+        """Logits of the last `rows` positions [b, rows, V] and the grown cache."""
+        out = self.run(ids, past, cross, enc_mask, rows=rows)
+        return out["row_logits"], out["past"]

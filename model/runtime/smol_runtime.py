@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +29,7 @@ import onnxruntime as ort
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
+from model.runtime.draft import DraftStats, prompt_lookup
 from model.runtime.prefix_cache import PrefixCache
 from model.pysource import strip_docstring
 from model.runtime.smol_graphs import KV, SmolGraphs
@@ -137,6 +139,7 @@ class SmolRuntime:
         self.has_embedding = True
         self.has_decoder = graphs.decoder is not None and tokenizers is not None
         self.has_matching = self.has_decoder
+        self.draft_stats = DraftStats()
         self.prefix_cache = PrefixCache(config.num_layers, config.num_kv_heads, config.head_dim,
                                         PREFIX_CACHE_ENTRIES, PREFIX_CACHE_BYTES)
         if self.has_decoder:
@@ -260,9 +263,12 @@ class SmolRuntime:
         if past is None:
             reused, past = 0, self.graphs.empty_past(1)
         logits, past = self.graphs.step([prompt[reused:]], past, cross, enc_mask)
-        fed = list(prompt)
+        fed = list(prompt)  # the tokens whose keys/values are in `past`
         if cache_key is not None:
             self.prefix_cache.record(len(prompt) - reused, reused)
+        draft_k = config.draft_tokens if self.graphs.has_rows else 0
+        rows: deque[np.ndarray] = deque([logits[0]])  # next-token logits, in order, not yet used
+        unchecked: list[int] = []  # drafted tokens fed after the last chosen one, not yet checked
         reason: StopReason = "max_tokens"
         cut: str | None = None
         consumed = not forced
@@ -270,7 +276,7 @@ class SmolRuntime:
             if config.deadline is not None and time.monotonic() >= config.deadline:
                 reason = "deadline"
                 break
-            row = logits[0].astype(np.float32, copy=True)
+            row = rows.popleft().astype(np.float32, copy=True)
             if self._banned.size:
                 row[self._banned] = -np.inf
             remaining = forced[len(pair.dec_decode(ids)):] if forced and not consumed else ""
@@ -282,6 +288,13 @@ class SmolRuntime:
                     masked[allowed] = row[allowed]
                     row = masked
             tok = int(np.argmax(row))
+            in_cache = bool(unchecked) and unchecked[0] == tok
+            if in_cache:  # the drafted token is the one greedy picks: its keys are already fed
+                unchecked.pop(0)
+                self.draft_stats.accepted += 1
+            elif unchecked:  # a wrong guess: forget it and everything drafted after it
+                fed, past = self._truncate(fed, past, len(fed) - len(unchecked))
+                unchecked, rows = [], deque()
             if tok in end_ids:
                 reason = "eos"
                 break
@@ -292,11 +305,31 @@ class SmolRuntime:
                 break
             if len(ids) >= config.max_new_tokens:
                 break
-            logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
-            fed.append(tok)
+            if in_cache:
+                continue  # its successor's logits are the next row
+            guess = prompt_lookup(fed + [tok], draft_tokens=min(draft_k, config.max_new_tokens - len(ids))) \
+                if draft_k and consumed else []
+            if guess:
+                self.draft_stats.calls += 1
+                self.draft_stats.proposed += len(guess)
+                out, past = self.graphs.step_rows([[tok] + guess], past, cross, enc_mask, 1 + len(guess))
+                rows, unchecked = deque(out[0]), list(guess)
+                fed += [tok] + guess
+            else:
+                logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
+                rows = deque([logits[0]])
+                fed.append(tok)
+        if unchecked:  # stopped before checking every drafted token
+            fed, past = self._truncate(fed, past, len(fed) - len(unchecked))
         if cache_key is not None:
             self.prefix_cache.put(cache_key, fed, past)
         return ids, reason, cut if cut is not None else after_forced(ids)
+
+    @staticmethod
+    def _truncate(fed: list[int], past: list[KV], keep: int) -> tuple[list[int], list[KV]]:
+        """The first `keep` fed tokens and their keys/values (contiguous copies)."""
+        return fed[:keep], [(np.ascontiguousarray(k[:, :, :keep]), np.ascontiguousarray(v[:, :, :keep]))
+                            for k, v in past]
 
     def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
                   prompt_budget: int, cache_key: str | None = None) -> Generation:

@@ -13,8 +13,9 @@ Runtime's fused contrib ops:
 - one MatMul for the MLP's gate and up projections,
 - the cross-attention of `config.cross_layers` in plain ops (one layer, rarely the cost).
 
-Its inputs and outputs are exactly those of the traced graph (`export.decoder_io`), so
-`SmolGraphs` and the prompt cache run either. Padding: `GroupQueryAttention` reads each row's
+Its inputs and outputs are those of the traced graph (`export.decoder_io`), so `SmolGraphs` and
+the prompt cache run either, plus `logits_rows` (int64 [1]) in and `row_logits` [b, n, V] out:
+the logits of the last n positions, which drafted decoding (`runtime.draft`) checks at once. Padding: `GroupQueryAttention` reads each row's
 length from `attention_mask` (`seqlens_k = sum(mask) - 1`), which is right padding; the
 runtime pads only right (batched matching, empty cache), and batch-1 completion has none.
 
@@ -167,14 +168,16 @@ def build_fused_decoder(config: SmolConfig, state: dict[str, Any], path: str | P
     states = normed  # final-norm states [b, t, d]
 
     # ---- heads ----------------------------------------------------------------------------
-    # the last position as a [b, 1, d] slice, projected, then reshaped to [b, V] (a scalar Gather
-    # here came out [b, 1, V] once MatMulNBits replaced the MatMul)
-    last = g.one("Slice", [states, g.const("starts_last", np.array([-1], dtype=np.int64)),
-                           g.const("ends_last", np.array([np.iinfo(np.int64).max], dtype=np.int64)),
-                           g.const("axes_slice_1", np.array([1], dtype=np.int64))])
+    # logits of the last `logits_rows` positions ([b, n, V]: n > 1 checks drafted tokens) and
+    # of the last one ([b, V]); a prompt's other positions never reach the output projection
+    end = g.const("ends_last", np.array([np.iinfo(np.int64).max], dtype=np.int64))
+    axis1 = g.const("axes_slice_1", np.array([1], dtype=np.int64))
+    rows = g.one("Slice", [states, g.one("Neg", ["logits_rows"]), end, axis1])
     head = table if c.tie_word_embeddings else w["lm_head.weight"]
-    g.op("Reshape", [g.matmul(last, head, "lm_head"), g.const("shape_logits", np.array([-1, c.vocab_size], dtype=np.int64))],
-         outputs=["logits"])
+    g.op("MatMul", [rows, g.const("lm_head.weight", head.T.astype(np.float32))], outputs=["row_logits"],
+         name="lm_head")
+    last = g.one("Slice", ["row_logits", g.const("starts_last", np.array([-1], dtype=np.int64)), end, axis1])
+    g.op("Reshape", [last, g.const("shape_logits", np.array([-1, c.vocab_size], dtype=np.int64))], outputs=["logits"])
     itm = g.matmul(states, w["itm_head.weight"], "itm_head")
     g.op("Add", [itm, g.const("itm_head.bias", w["itm_head.bias"])], outputs=["itm_logits"])
 
@@ -190,13 +193,16 @@ def build_fused_decoder(config: SmolConfig, state: dict[str, Any], path: str | P
             inputs.append(helper.make_tensor_value_info(f"cross.{i}.{kv}", TensorProto.FLOAT,
                                                         ["batch", c.num_heads, "source", c.head_dim]))
     inputs.append(helper.make_tensor_value_info("encoder_attention_mask", TensorProto.INT64, ["batch", "source"]))
+    inputs.append(helper.make_tensor_value_info("logits_rows", TensorProto.INT64, [1]))
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", c.vocab_size]),
                helper.make_tensor_value_info("itm_logits", TensorProto.FLOAT, ["batch", "new", 2])]
     for i in range(c.num_layers):
         for kv in ("key", "value"):
             outputs.append(helper.make_tensor_value_info(f"present.{i}.{kv}", TensorProto.FLOAT,
                                                          ["batch", c.num_kv_heads, "total", c.head_dim]))
-    assert [v.name for v in inputs] == in_names and [v.name for v in outputs] == out_names
+    outputs.append(helper.make_tensor_value_info("row_logits", TensorProto.FLOAT, ["batch", "rows", c.vocab_size]))
+    assert [v.name for v in inputs] == in_names + ["logits_rows"]
+    assert [v.name for v in outputs] == out_names + ["row_logits"]
     graph = helper.make_graph(g.nodes, "smol_decoder_fused", inputs, outputs, g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", FUSED_OPSET), helper.make_opsetid(MS, 1)],
                               producer_name="codet5p-lsp")
@@ -246,8 +252,10 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int4", he
     def run(model: onnx.ModelProto, bits: int, include: set[str], ops: tuple[str, ...]) -> onnx.ModelProto:
         if not include:
             return model
+        # `nodes_to_include` adds to the op types rather than narrowing them: exclude the rest
+        exclude = sorted(n.name for n in model.graph.node if n.op_type in ops and n.name not in include)
         q = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=True,
-                                 accuracy_level=accuracy_level, nodes_to_include=sorted(include),
+                                 accuracy_level=accuracy_level, nodes_to_exclude=exclude,
                                  op_types_to_quantize=ops)
         root = logging.getLogger()
         level = root.level

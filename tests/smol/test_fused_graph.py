@@ -101,7 +101,13 @@ def test_quantised_graphs_stay_close(tiny, tmp_path: Path, weights: str, head: s
     out = tmp_path / f"decoder.{weights}.onnx"
     record = quantize_weights(path, out, weights, head)
     assert record["weights"] == weights and record["head"] == head
-    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    nodes = onnx.load(str(out)).graph.node
+    ops = {n.op_type for n in nodes}
+    if weights == "int4":
+        bits = {n.name.split("_Q")[0]: next(a.i for a in n.attribute if a.name == "bits")
+                for n in nodes if n.op_type == "MatMulNBits"}
+        assert bits["lm_head"] == (4 if head == "int4" else 8)
+        assert {b for name, b in bits.items() if name != "lm_head"} == {4}
     assert op in ops and "MatMul" in ops  # the matching head (and cross scores) stay fp32
     assert "GroupQueryAttention" in ops
     exact = SmolGraphs(_NoEncoder(), _session(path), c)

@@ -1,7 +1,6 @@
 """Prompt KV reuse: the same tokens as a full prefill, and a bad cache is dropped, never used."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,6 @@ EDITS = [
     "import os\n\n\ndef read_config(name):\n    with open(name) as f:\n        return f.read()\n",  # edit earlier
     "import sys\n\n\ndef main():\n    ",  # a different file in the same document
 ]
-
-
-@pytest.fixture(scope="module")
-def fp32_bundle(smol_bundle: Path, smol_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The test bundle with an fp32 decoder: dynamic int8 scales its activations per call, so
-    only fp32 makes a tail prefill bit-comparable with a full one."""
-    from model.smol.export import build_decoder
-
-    out = tmp_path_factory.mktemp("fp32") / "bundle"
-    shutil.copytree(smol_bundle, out, ignore=shutil.ignore_patterns("decoder"))
-    build_decoder(out, out / "decoder", model_dir=smol_model_dir, weights="fp32", head="fp32")
-    return out
 
 
 @pytest.fixture

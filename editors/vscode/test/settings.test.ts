@@ -44,7 +44,7 @@ test("dotted keys become nested camelCase options with the defaults", () => {
   assert.deepEqual(options.model, { path: null, threads: null, precision: "auto", device: "cpu" });
   assert.deepEqual(options.completion, {
     enabled: true, maxNewTokens: 48, deadlineMs: 1500, maxPrefixTokens: 384, maxSuffixTokens: 128,
-    multiline: "auto", cacheSize: 128, reusePrompt: true,
+    multiline: "auto", cacheSize: 128, reusePrompt: true, draftTokens: 6,
   });
   assert.deepEqual(Object.keys(options), ["model", "completion", "hover", "index", "search", "log"]);
   assert.deepEqual(options.index && (options.index as Record<string, unknown>).exclude, []);
