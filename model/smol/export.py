@@ -231,7 +231,7 @@ DEFAULT_HEAD = "int8"
 
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
                   max_diff: float = 2e-3, weights: str = DEFAULT_WEIGHTS, head: str = DEFAULT_HEAD,
-                  graph: str = "fused") -> Path:
+                  graph: str = "fused", block_size: int = 32) -> Path:
     """Build the decoder graph of `bundle` into `out` (atomic). `model_dir` (a smol model
     directory) supplies the decoder weights instead of the import cache (tests).
 
@@ -245,7 +245,7 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
         raise ValueError(f"graph must be one of {GRAPH_CHOICES}, not {graph!r}")
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
         raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
-    if graph == "traced" and weights == "int4":
+    if graph == "traced" and weights not in ("int8", "fp32"):
         raise ValueError("the traced graph is quantised to int8 (dynamic) or not at all")
     bundle, out = Path(bundle), Path(out)
     manifest = read_smol_manifest(bundle)
@@ -292,8 +292,8 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
         if graph == "fused" and (weights, head) != ("fp32", "fp32"):
             from model.smol.fused_graph import quantize_weights
 
-            final = tmp / f"decoder.{weights}.onnx"
-            quantization = quantize_weights(fp32, final, weights, head)
+            final = tmp / f"decoder.{weights.split('-')[0]}.onnx"
+            quantization = quantize_weights(fp32, final, weights, head, block_size=block_size)
             fp32.unlink()
         elif graph == "traced" and weights == "int8":
             final = tmp / "decoder.int8.onnx"

@@ -228,18 +228,19 @@ def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer
     return g.matmul(ctx, w[k + "o_proj.weight"], f"layers.{layer}.cross_o_proj")
 
 
-WEIGHT_CHOICES = ("int4", "int8", "fp32")
+WEIGHT_CHOICES = ("int4", "int8-block", "int8", "int8-channel", "fp32")
 
 
 def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int4", head: str = "int8",
-                     block_size: int = 32, accuracy_level: int = 4) -> dict[str, Any]:
+                     block_size: int = 32, accuracy_level: int = 4, embedding: str = "int4") -> dict[str, Any]:
     """Quantise the fused graph `src` into `dst`; the matching head stays fp32.
 
-    `weights` "int4": layer MatMuls to `MatMulNBits` (symmetric blocks of `block_size`;
-    `accuracy_level` 4 runs them on int8 activations), the output projection to `head` (int4
-    or int8 `MatMulNBits`), the embedding table to int4 `GatherBlockQuantized`. "int8":
-    `quantize_dynamic` of the layers, the embedding and (with `head` "int8") the output
-    projection. Returns the record of what was done (for `decoder.json`)."""
+    `weights` "int4" / "int8-block": layer MatMuls to 4- or 8-bit `MatMulNBits` (symmetric
+    blocks of `block_size`; `accuracy_level` 4 runs them on int8 activations quantised per
+    block), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
+    to int4 `GatherBlockQuantized` (or fp32 with `embedding` "fp32"). "int8"
+    ("int8-channel": a scale per output channel): `quantize_dynamic` of the layers, the
+    embedding and (with `head` "int8") the output projection. Returns the record of what was done (for `decoder.json`)."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
@@ -266,21 +267,26 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int4", he
             root.setLevel(level)
         return q.model.model
 
-    if weights == "int8":
-        return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head == "int8" else set()), head)
-    model = run(model, 4, {"embed_tokens"}, ("Gather",))
+    if weights in ("int8", "int8-channel"):
+        return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head.startswith("int8") else set()), head,
+                                 per_channel=weights == "int8-channel", embedding=embedding != "fp32")
+    if embedding != "fp32":
+        model = run(model, 4, {"embed_tokens"}, ("Gather",))
     if weights != "fp32":
-        model = run(model, 4, layer_nodes, ("MatMul",))
+        model = run(model, 4 if weights == "int4" else 8, layer_nodes, ("MatMul",))
     if head != "fp32":
         model = run(model, 4 if head == "int4" else 8, head_nodes, ("MatMul",))
     onnx.save_model(model, str(dst))
     return {"method": "onnxruntime MatMulNBits (RTN, symmetric)", "weights": weights, "head": head,
-            "embedding": "int4", "block_size": block_size, "accuracy_level": accuracy_level}
+            "embedding": "int4" if embedding != "fp32" else "fp32", "block_size": block_size,
+            "accuracy_level": accuracy_level}
 
 
-def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], head: str) -> dict[str, Any]:
-    """int8 weights with activations quantised per call (`quantize_dynamic`): ONNX Runtime's
-    integer GEMM, which prefills ~10x faster on 2 cores than `MatMulNBits` does today."""
+def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], head: str,
+                      per_channel: bool, embedding: bool = True) -> dict[str, Any]:
+    """int8 weights (one scale per tensor, or per output channel) with activations quantised
+    per call (`quantize_dynamic`): ONNX Runtime's integer GEMM, which prefills ~10x faster on 2
+    cores than `MatMulNBits` does today."""
     import tempfile
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -292,10 +298,11 @@ def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], 
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(tmp) / "fp32.onnx"
             onnx.save_model(model, str(src))
-            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=False,
-                             nodes_to_quantize=sorted(nodes | {"embed_tokens"}),
+            quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                             nodes_to_quantize=sorted(nodes | ({"embed_tokens"} if embedding else set())),
                              op_types_to_quantize=["MatMul", "Gather"],
                              extra_options={"DefaultTensorType": TensorProto.FLOAT})
     finally:
         root.setLevel(level)
-    return {"method": "onnxruntime.quantize_dynamic", "weights": "int8", "head": head, "embedding": "int8"}
+    return {"method": "onnxruntime.quantize_dynamic", "weights": "int8", "per_channel": per_channel,
+            "head": head, "embedding": "int8" if embedding else "fp32"}

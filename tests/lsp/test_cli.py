@@ -74,6 +74,11 @@ def test_doctor(tiny_bundle: Path, tmp_path: Path) -> None:
     assert "[warn] model" in bad.stdout and "lexical search only" in bad.stdout
 
 
+def test_doctor_says_how_the_decoder_was_built(smol_bundle: Path, tmp_path: Path) -> None:
+    out = cli("doctor", "--model", str(smol_bundle), cache=tmp_path)
+    assert "decoder built" in out.stdout and "fused graph, int" in out.stdout, out.stdout
+
+
 def test_model_subcommand_is_delegated(tmp_path: Path) -> None:
     out = cli("model", "--help", cache=tmp_path)
     assert out.returncode == 0 and "codet5p-lsp model" in out.stdout
