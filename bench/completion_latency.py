@@ -126,7 +126,7 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
         client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri)))
     status = await server.status()
     out = {"reuse_prompt": reuse, **{g: summary(v) for g, v in groups.items()},
-           "model": status["model"], "prompt_cache": status.get("promptCache"),
+           "model": status["model"], "prompt_cache": status.get("promptCache"), "drafts": status.get("drafts"),
            "outcomes": status.get("completions"), "rss_mb": server.rss_mb(), "examples": shown_examples}
     await server.stop()
     return out

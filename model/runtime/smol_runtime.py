@@ -46,7 +46,7 @@ DECODER_MANIFEST = "decoder.json"
 DECODER_TOKENIZER = "decoder_tokenizer.json"
 ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
-DECODER_BUILD_VERSION = 2  # 2: fused graph, int4 weights (a cache built by 1 is rebuilt)
+DECODER_BUILD_VERSION = 2  # 2: fused graph, 8-bit block weights (a cache built by 1 is rebuilt)
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 # Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
 # holds about four 450-token prompts.

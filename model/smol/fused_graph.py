@@ -231,8 +231,8 @@ def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer
 WEIGHT_CHOICES = ("int4", "int8-block", "int8", "int8-channel", "fp32")
 
 
-def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int4", head: str = "int8",
-                     block_size: int = 32, accuracy_level: int = 4, embedding: str = "int4") -> dict[str, Any]:
+def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-block", head: str = "int8",
+                     block_size: int = 128, accuracy_level: int = 4, embedding: str = "int4") -> dict[str, Any]:
     """Quantise the fused graph `src` into `dst`; the matching head stays fp32.
 
     `weights` "int4" / "int8-block": layer MatMuls to 4- or 8-bit `MatMulNBits` (symmetric
