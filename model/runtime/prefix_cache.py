@@ -33,6 +33,11 @@ class _Entry:
     nbytes: int
 
 
+def truncate_past(past: Sequence[KV], n: int) -> list[KV]:
+    """The keys/values of the first `n` positions, as contiguous copies."""
+    return [(np.ascontiguousarray(k[:, :, :n]), np.ascontiguousarray(v[:, :, :n])) for k, v in past]
+
+
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest common prefix of two id sequences."""
     n = min(len(a), len(b))
@@ -90,7 +95,7 @@ class PrefixCache:
             return 0, None
         with self._lock:
             self.hits += 1
-        return n, [(np.ascontiguousarray(k[:, :, :n]), np.ascontiguousarray(v[:, :, :n])) for k, v in entry.past]
+        return n, truncate_past(entry.past, n)
 
     def put(self, key: str | None, ids: Sequence[int], past: Sequence[KV]) -> bool:
         """Remember `past` as the cache of `ids` for `key`; False when not stored (malformed

@@ -30,7 +30,7 @@ from model.runtime.api import BundleError, Generation, GenerationConfig, StopRea
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
 from model.runtime.draft import DraftStats, prompt_lookup
-from model.runtime.prefix_cache import PrefixCache
+from model.runtime.prefix_cache import PrefixCache, truncate_past
 from model.pysource import strip_docstring
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
@@ -327,9 +327,8 @@ class SmolRuntime:
 
     @staticmethod
     def _truncate(fed: list[int], past: list[KV], keep: int) -> tuple[list[int], list[KV]]:
-        """The first `keep` fed tokens and their keys/values (contiguous copies)."""
-        return fed[:keep], [(np.ascontiguousarray(k[:, :, :keep]), np.ascontiguousarray(v[:, :, :keep]))
-                            for k, v in past]
+        """The first `keep` fed tokens and their keys/values."""
+        return fed[:keep], truncate_past(past, keep)
 
     def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
                   prompt_budget: int, cache_key: str | None = None) -> Generation:
