@@ -2,17 +2,20 @@
 
 Typing sends a new completion request every few hundred milliseconds with a prompt that
 differs from the last one by a few tokens at its end. `PrefixCache` keeps, per key (a document
-URI), the token ids of the last prompt and the decoder's self-attention cache for them; `take`
-returns the longest common token prefix of the new prompt with the cached one and the cache
-truncated to it, so only the new tail is prefilled.
+URI), the token ids of the last prompt and the decoder's self-attention cache for them (a
+`KVBuffer`); `take` hands the entry's buffer back cut to the longest common token prefix of the
+new prompt with the cached one, so only the new tail is prefilled, and `put` takes it back after
+generation. An entry is out of the cache while a request uses it, so a failed request loses it
+rather than leaving ids that no longer describe the buffer.
 
 The prompt is always tokenised whole, so the reused ids are exactly those of a full
 tokenisation: a token boundary that moved at the edit point shows up as a differing id and
 everything from it on is recomputed. Key/value rows at position i depend only on ids[0..i]
 (causal attention), so reuse is exact. An entry is checked before use (one array pair per layer,
-float32, `[1, kv_heads, len(ids), head_dim]`, finite values); one that fails is dropped, never
-used. Memory is bounded by `max_bytes` over all entries (least recently used evicted first);
-an entry over the bound alone is not stored.
+float32, `[1, kv_heads, capacity, head_dim]`, filled to exactly `len(ids)`, finite values in the
+reused part); one that fails is dropped, never used. Memory is bounded by `max_bytes` over all
+entries (their buffers' capacity; least recently used evicted first); an entry over the bound
+alone is not stored.
 """
 from __future__ import annotations
 
@@ -23,19 +26,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-KV = tuple[np.ndarray, np.ndarray]
+from model.runtime.kv_buffer import KVBuffer
 
 
 @dataclass
 class _Entry:
     ids: list[int]
-    past: list[KV]
+    buf: KVBuffer
     nbytes: int
-
-
-def truncate_past(past: Sequence[KV], n: int) -> list[KV]:
-    """The keys/values of the first `n` positions, as contiguous copies."""
-    return [(np.ascontiguousarray(k[:, :, :n]), np.ascontiguousarray(v[:, :, :n])) for k, v in past]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -63,51 +61,45 @@ class PrefixCache:
         self.prefill_tokens = self.reused_tokens = 0
 
     # ---- checks -----------------------------------------------------------------------------
-    def valid(self, ids: Sequence[int], past: Sequence[KV], values: bool = True) -> bool:
-        """True when `past` is a well-formed cache of exactly `ids` (shapes, dtype and, with
-        `values`, finite numbers)."""
-        if len(past) != self.num_layers:
-            return False
-        want = (1, self.kv_heads, len(ids), self.head_dim)
-        for pair in past:
-            if not isinstance(pair, tuple) or len(pair) != 2:
-                return False
-            for a in pair:
-                if not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.shape != want:
-                    return False
-        return not values or all(np.isfinite(a).all() for pair in past for a in pair)
+    def valid(self, ids: Sequence[int], buf: KVBuffer, finite_upto: int = 0) -> bool:
+        """True when `buf` is a well-formed cache of exactly `ids` (layers, shapes, dtype, filled
+        length) whose first `finite_upto` positions hold finite numbers."""
+        return (isinstance(buf, KVBuffer) and buf.well_formed(self.num_layers, self.kv_heads, self.head_dim)
+                and buf.length == len(ids) and buf.finite(min(finite_upto, len(ids))))
 
     # ---- use --------------------------------------------------------------------------------
-    def take(self, key: str | None, ids: Sequence[int]) -> tuple[int, list[KV] | None]:
-        """(reused length n, cache of ids[:n]) for a new prompt `ids`; (0, None) on a miss.
-        At least the last prompt token is left to prefill (its logits start the generation)."""
+    def take(self, key: str | None, ids: Sequence[int]) -> tuple[int, KVBuffer | None]:
+        """(reused length n, the entry's buffer cut to ids[:n]) for a new prompt `ids`, and the
+        entry leaves the cache until `put`; (0, None) when there is no usable entry. A prompt
+        that shares no prefix gets the buffer cut to 0 (its memory is reused). At least the last
+        prompt token is left to prefill (its logits start the generation)."""
         with self._lock:
             self.lookups += 1
-            entry = self._entries.get(key) if key is not None else None
-            if entry is None:
-                return 0, None
-            self._entries.move_to_end(key)
-        n = min(common_prefix(entry.ids, ids), len(ids) - 1)
-        if n <= 0:
+            entry = self._entries.pop(key, None) if key is not None else None
+        if entry is None:
             return 0, None
-        if not self.valid(entry.ids, entry.past):
-            self.drop(key)
+        n = max(0, min(common_prefix(entry.ids, ids), len(ids) - 1))
+        if not self.valid(entry.ids, entry.buf, finite_upto=n):
+            with self._lock:
+                self.dropped += 1
             return 0, None
-        with self._lock:
-            self.hits += 1
-        return n, truncate_past(entry.past, n)
+        entry.buf.truncate(n)
+        if n > 0:
+            with self._lock:
+                self.hits += 1
+        return n, entry.buf
 
-    def put(self, key: str | None, ids: Sequence[int], past: Sequence[KV]) -> bool:
-        """Remember `past` as the cache of `ids` for `key`; False when not stored (malformed
+    def put(self, key: str | None, ids: Sequence[int], buf: KVBuffer) -> bool:
+        """Remember `buf` as the cache of `ids` for `key`; False when not stored (malformed
         or larger than the whole budget)."""
         if key is None or self.max_entries == 0:
             return False
-        nbytes = sum(k.nbytes + v.nbytes for k, v in past)
-        if nbytes > self.max_bytes or not self.valid(ids, past, values=False):
+        nbytes = buf.nbytes if isinstance(buf, KVBuffer) else 0
+        if nbytes > self.max_bytes or not self.valid(ids, buf):
             self.drop(key)
             return False
         with self._lock:
-            self._entries[key] = _Entry(list(ids), [(k, v) for k, v in past], nbytes)
+            self._entries[key] = _Entry(list(ids), buf, nbytes)
             self._entries.move_to_end(key)
             while self._entries and (len(self._entries) > self.max_entries or self._bytes() > self.max_bytes):
                 self._entries.popitem(last=False)

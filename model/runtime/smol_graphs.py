@@ -3,7 +3,9 @@
 `SmolGraphs.encode` runs the encoder graph (states, embedding, cross-attention keys/values);
 `SmolGraphs.step` runs the decoder graph on new tokens with the self-attention cache `past`
 (a list of (key, value) per layer, `[b, kv_heads, p, head_dim]`) and returns the last
-position's logits and the grown cache. Without encoder input the cross inputs are one zero
+position's logits and the grown cache. `SmolGraphs.advance` does the same for one sequence whose
+cache is a `KVBuffer`: the fused graph writes the new keys/values into it in place (its
+`present` outputs bound to the `past` inputs' memory), so a decode step copies no cache. Without encoder input the cross inputs are one zero
 position with a zero mask: the decoder-only mode, where the cross-attention adds nothing.
 """
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from model.formats import pad_batch
+from model.runtime.kv_buffer import KVBuffer
 
 KV = tuple[np.ndarray, np.ndarray]
 
@@ -32,6 +35,8 @@ class SmolGraphs:
                             for i in range(config.num_layers) for kv in ("key", "value")]
             # the fused graph gives the logits of the last n positions (drafted decoding)
             self.has_rows = "logits_rows" in {i.name for i in decoder.get_inputs()} and "row_logits" in self.dec_out
+            # its GroupQueryAttention appends to a shared past/present buffer in place
+            self.shares_buffer = self.has_rows
 
     # ---- encoder ----------------------------------------------------------------------------
     def encode(self, rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -57,6 +62,43 @@ class SmolGraphs:
         c = self.config
         z = np.zeros((batch, c.num_kv_heads, 0, c.head_dim), dtype=np.float32)
         return [(z, z) for _ in range(c.num_layers)]
+
+    def new_buffer(self, capacity: int = 0) -> KVBuffer:
+        c = self.config
+        return KVBuffer(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
+
+    def advance(self, ids: Sequence[int], buf: KVBuffer, cross: list[KV], enc_mask: np.ndarray,
+                rows: int = 1) -> np.ndarray:
+        """Feed `ids` (one sequence) after the `buf.length` cached positions; `buf` grows by
+        `len(ids)`. Returns the logits of the last `rows` positions, `[rows, V]`."""
+        if self.decoder is None:
+            raise ValueError("this bundle's decoder graph is not built")
+        t, n = len(ids), buf.length
+        if t == 0:
+            raise ValueError("advance needs at least one new token")
+        if not self.shares_buffer:
+            out = self.run([list(ids)], buf.views(), cross, enc_mask, rows=rows)
+            buf.write(out["past"], n)
+            return out["row_logits"][0] if rows != 1 else out["logits"]
+        buf.reserve(n + t)
+        binding = self.decoder.io_binding()
+        binding.bind_cpu_input("input_ids", np.asarray([ids], dtype=np.int64))
+        binding.bind_cpu_input("attention_mask", np.ones((1, n + t), dtype=np.int64))
+        binding.bind_cpu_input("encoder_attention_mask", np.ascontiguousarray(enc_mask, dtype=np.int64))
+        binding.bind_cpu_input("logits_rows", np.array([max(1, min(rows, t))], dtype=np.int64))
+        for (k, v), i in zip(cross, self.config.cross_layers):
+            binding.bind_cpu_input(f"cross.{i}.key", np.ascontiguousarray(k, dtype=np.float32))
+            binding.bind_cpu_input(f"cross.{i}.value", np.ascontiguousarray(v, dtype=np.float32))
+        for i, (k, v) in enumerate(buf.ort_values()):
+            binding.bind_ortvalue_input(f"past_key_values.{i}.key", k)
+            binding.bind_ortvalue_input(f"past_key_values.{i}.value", v)
+            binding.bind_ortvalue_output(f"present.{i}.key", k)
+            binding.bind_ortvalue_output(f"present.{i}.value", v)
+        binding.bind_output("row_logits")
+        self.decoder.run_with_iobinding(binding)
+        buf.length = n + t
+        logits = binding.get_outputs()[-1].numpy()
+        return logits.reshape(-1, logits.shape[-1])
 
     def run(self, ids: Sequence[Sequence[int]] | np.ndarray, past: list[KV], cross: list[KV],
             enc_mask: np.ndarray, attention_mask: np.ndarray | None = None, rows: int = 1) -> dict[str, Any]:

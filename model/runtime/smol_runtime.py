@@ -30,7 +30,7 @@ from model.runtime.api import BundleError, Generation, GenerationConfig, StopRea
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
 from model.runtime.draft import DraftStats, prompt_lookup
-from model.runtime.prefix_cache import PrefixCache, truncate_past
+from model.runtime.prefix_cache import PrefixCache
 from model.pysource import strip_docstring
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
@@ -259,15 +259,15 @@ class SmolRuntime:
         ids: list[int] = []
         if config.max_new_tokens <= 0 or not prompt:
             return ids, "max_tokens", ""
-        reused, past = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None)
-        if past is None:
-            reused, past = 0, self.graphs.empty_past(1)
-        logits, past = self.graphs.step([prompt[reused:]], past, cross, enc_mask)
-        fed = list(prompt)  # the tokens whose keys/values are in `past`
+        reused, buf = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None)
+        draft_k = config.draft_tokens if self.graphs.has_rows else 0
+        if buf is None:
+            reused, buf = 0, self.graphs.new_buffer(len(prompt) + config.max_new_tokens + draft_k + 1)
+        logits = self.graphs.advance(prompt[reused:], buf, cross, enc_mask)
+        fed = list(prompt)  # the tokens whose keys/values are in `buf`
         if cache_key is not None:
             self.prefix_cache.record(len(prompt) - reused, reused)
-        draft_k = config.draft_tokens if self.graphs.has_rows else 0
-        rows: deque[np.ndarray] = deque([logits[0]])  # next-token logits, in order, not yet used
+        rows: deque[np.ndarray] = deque([logits[-1]])  # next-token logits, in order, not yet used
         unchecked: list[int] = []  # drafted tokens fed after the last chosen one, not yet checked
         reason: StopReason = "max_tokens"
         cut: str | None = None
@@ -293,7 +293,8 @@ class SmolRuntime:
                 unchecked.pop(0)
                 self.draft_stats.accepted += 1
             elif unchecked:  # a wrong guess: forget it and everything drafted after it
-                fed, past = self._truncate(fed, past, len(fed) - len(unchecked))
+                del fed[len(fed) - len(unchecked):]
+                buf.truncate(len(fed))
                 unchecked, rows = [], deque()
             if tok in end_ids:
                 reason = "eos"
@@ -312,23 +313,15 @@ class SmolRuntime:
             if guess:
                 self.draft_stats.calls += 1
                 self.draft_stats.proposed += len(guess)
-                out, past = self.graphs.step_rows([[tok] + guess], past, cross, enc_mask, 1 + len(guess))
-                rows, unchecked = deque(out[0]), list(guess)
-                fed += [tok] + guess
-            else:
-                logits, past = self.graphs.step([[tok]], past, cross, enc_mask)
-                rows = deque([logits[0]])
-                fed.append(tok)
+            rows = deque(self.graphs.advance([tok] + guess, buf, cross, enc_mask, rows=1 + len(guess)))
+            unchecked = list(guess)
+            fed += [tok] + guess
         if unchecked:  # stopped before checking every drafted token
-            fed, past = self._truncate(fed, past, len(fed) - len(unchecked))
+            del fed[len(fed) - len(unchecked):]
+            buf.truncate(len(fed))
         if cache_key is not None:
-            self.prefix_cache.put(cache_key, fed, past)
+            self.prefix_cache.put(cache_key, fed, buf)
         return ids, reason, cut if cut is not None else after_forced(ids)
-
-    @staticmethod
-    def _truncate(fed: list[int], past: list[KV], keep: int) -> tuple[list[int], list[KV]]:
-        """The first `keep` fed tokens and their keys/values."""
-        return fed[:keep], truncate_past(past, keep)
 
     def _generate(self, prompt_text: str | list[int], forced: str, enc_text: str | None, config: GenerationConfig,
                   prompt_budget: int, cache_key: str | None = None) -> Generation:

@@ -65,7 +65,7 @@ def test_cache_after_drafting_holds_only_checked_tokens(rt: SmolRuntime) -> None
     key = "file:///c.py"
     rt.complete(REPETITIVE, "", GenerationConfig(max_new_tokens=12), cache_key=key)
     entry = rt.prefix_cache._entries[key]
-    assert all(k.shape[2] == len(entry.ids) for k, _ in entry.past)
+    assert entry.buf.length == len(entry.ids) and all(k.shape[2] == len(entry.ids) for k, _ in entry.buf.views())
     nxt = REPETITIVE + "width"
     again = rt.complete(nxt, "", GenerationConfig(max_new_tokens=12), cache_key=key)
     plain = rt.complete(nxt, "", GenerationConfig(max_new_tokens=12, draft_tokens=0))

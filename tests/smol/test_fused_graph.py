@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from model.runtime.smol_graphs import SmolGraphs
+from model.smol.export import DEFAULT_WEIGHTS
 from model.smol.fused_graph import build_fused_decoder, quantize_weights
 from model.smol.model_dir import load_smol_dir
 
@@ -137,5 +138,5 @@ def test_bad_quantisation_choice_is_refused(tiny, tmp_path: Path) -> None:
 def test_build_records_graph_and_quantisation(smol_bundle: Path) -> None:
     record = json.loads((smol_bundle / "decoder" / "decoder.json").read_text())
     assert record["graph_kind"] == "fused"
-    assert record["quantization"]["weights"] in ("int4", "int8")
+    assert record["quantization"]["weights"] == DEFAULT_WEIGHTS
     assert max(record["parity"].values()) < 2e-3

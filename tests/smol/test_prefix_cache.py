@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from model.runtime import GenerationConfig
+from model.runtime.kv_buffer import KVBuffer
 from model.runtime.prefix_cache import PrefixCache, common_prefix
 from model.runtime.smol_runtime import SmolRuntime
 
@@ -60,47 +61,94 @@ def _valid_entry(rt: SmolRuntime, key: str) -> list[int]:
     return rt.prefix_cache._entries[key].ids
 
 
-@pytest.mark.parametrize("damage", ["truncate", "nan", "layer_missing", "dtype"])
+@pytest.mark.parametrize("damage", ["truncate", "nan", "layer_missing", "dtype", "length"])
 def test_damaged_cache_is_dropped_not_used(rt: SmolRuntime, damage: str) -> None:
     ids = _valid_entry(rt, "k")
-    entry = rt.prefix_cache._entries["k"]
-    k, v = entry.past[0]
+    buf = rt.prefix_cache._entries["k"].buf
     if damage == "truncate":
-        entry.past[0] = (k[:, :, :-1], v)
+        buf.keys[0] = buf.keys[0][:, :, :-1]
     elif damage == "nan":
-        k = k.copy()
-        k[0, 0, 0, 0] = np.nan
-        entry.past[0] = (k, v)
+        buf.keys[0][0, 0, 0, 0] = np.nan
     elif damage == "layer_missing":
-        entry.past.pop()
+        buf.values.pop()
+    elif damage == "dtype":
+        buf.keys[0] = buf.keys[0].astype(np.float64)
     else:
-        entry.past[0] = (k.astype(np.float64), v)
-    n, past = rt.prefix_cache.take("k", ids + [5])
-    assert (n, past) == (0, None) and "k" not in rt.prefix_cache._entries
+        buf.length -= 1  # the filled part no longer matches the ids
+    n, got = rt.prefix_cache.take("k", ids + [5])
+    assert (n, got) == (0, None) and "k" not in rt.prefix_cache._entries
     assert rt.prefix_cache.dropped == 1
     # and generation still works (a full prefill), with the same result as without a key
     config = GenerationConfig(max_new_tokens=6)
     assert rt.complete(EDITS[1], "", config, cache_key="k").token_ids == rt.complete(EDITS[1], "", config).token_ids
 
 
+def _buffer(layers: int, heads: int, dim: int, n: int) -> KVBuffer:
+    return KVBuffer.from_past([(np.ones((1, heads, n, dim), np.float32),) * 2 for _ in range(layers)], heads, dim)
+
+
 def test_oversized_cache_is_not_kept() -> None:
-    cache = PrefixCache(num_layers=2, kv_heads=1, head_dim=4, max_entries=4, max_bytes=1000)
-    small = [(np.zeros((1, 1, 10, 4), np.float32),) * 2 for _ in range(2)]  # 640 bytes
-    big = [(np.zeros((1, 1, 100, 4), np.float32),) * 2 for _ in range(2)]
+    cache = PrefixCache(num_layers=2, kv_heads=1, head_dim=2, max_entries=4, max_bytes=5000)
+    small = _buffer(2, 1, 2, 10)  # capacity 64: 4 arrays x 512 bytes
+    big = _buffer(2, 1, 2, 100)  # capacity 128
+    assert small.nbytes == 2048 and big.nbytes == 4096
     assert cache.put("a", list(range(10)), small)
-    assert not cache.put("b", list(range(100)), big)
-    assert cache.stats()["entries"] == 1
-    assert cache.put("c", list(range(10)), small)  # the budget holds one: "a" is evicted
-    assert list(cache._entries) == ["c"] and cache.stats()["bytes"] <= 1000
+    assert cache.put("b", list(range(100)), big)  # together over the budget: "a" is evicted
+    assert list(cache._entries) == ["b"] and cache.stats()["bytes"] <= 5000
+    assert not cache.put("c", list(range(300)), _buffer(2, 1, 2, 300))  # over the budget alone
     # a cache whose length does not match its ids is refused at once
-    assert not cache.put("d", list(range(9)), small)
+    assert not cache.put("d", list(range(9)), _buffer(2, 1, 2, 10))
+    assert list(cache._entries) == ["b"]
 
 
 def test_lru_keeps_at_most_max_entries() -> None:
     cache = PrefixCache(num_layers=1, kv_heads=1, head_dim=2, max_entries=2)
-    past = [(np.zeros((1, 1, 3, 2), np.float32),) * 2]
     for key in "abc":
-        cache.put(key, [1, 2, 3], past)
+        cache.put(key, [1, 2, 3], _buffer(1, 1, 2, 3))
     assert list(cache._entries) == ["b", "c"]
     n, got = cache.take("c", [1, 2, 3])
-    assert n == 2 and got is not None and got[0][0].shape == (1, 1, 2, 2)  # the last token is prefilled
+    assert n == 2 and got is not None and got.views()[0][0].shape == (1, 1, 2, 2)  # the last token is prefilled
+    assert list(cache._entries) == ["b"]  # in use: out of the cache until put back
+    n, got = cache.take("b", [9, 9])  # no common prefix: the buffer comes back empty, for reuse
+    assert n == 0 and got is not None and got.length == 0
+
+
+def test_stale_positions_past_the_length_are_never_read(rt: SmolRuntime) -> None:
+    """The fused graph reads only the filled part of a shared buffer: NaN written past it (what
+    a cut-back buffer holds in effect) changes nothing."""
+    graphs = rt.graphs
+    assert graphs.shares_buffer
+    cross, emask = graphs.cross_inputs(None)
+    ids = rt.pair.dec_encode(EDITS[2])
+    clean = graphs.new_buffer(len(ids) + 8)
+    ref = graphs.advance(ids[:-3], clean, cross, emask)
+    dirty = graphs.new_buffer(len(ids) + 8)
+    for a in dirty.keys + dirty.values:
+        a[:] = np.nan
+    out = graphs.advance(ids[:-3], dirty, cross, emask)
+    np.testing.assert_array_equal(out, ref)
+    ref = graphs.advance(ids[-3:], clean, cross, emask, rows=3)
+    dirty.truncate(len(ids) - 4)  # cut back one position, then feed it again
+    graphs.advance(ids[-4:-3], dirty, cross, emask)
+    out = graphs.advance(ids[-3:], dirty, cross, emask, rows=3)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, ref, atol=1e-4)  # one position was computed alone: GEMV vs GEMM rounding
+
+
+def test_buffer_steps_equal_copied_cache_steps(rt: SmolRuntime) -> None:
+    """`advance` on a shared buffer gives the logits and keys/values of `step` on copied arrays,
+    across a growth of the buffer."""
+    graphs = rt.graphs
+    cross, emask = graphs.cross_inputs(None)
+    ids = rt.pair.dec_encode(EDITS[2] * 3)
+    assert len(ids) > 80
+    buf = graphs.new_buffer(1)  # capacity 64: grows while fed
+    past = graphs.empty_past(1)
+    for start, stop in ((0, 40), (40, 41), (41, 70), (70, len(ids))):
+        want, past = graphs.step([ids[start:stop]], past, cross, emask)
+        got = graphs.advance(ids[start:stop], buf, cross, emask)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    assert buf.length == len(ids) and buf.capacity >= len(ids)
+    for (k, v), (bk, bv) in zip(past, buf.views()):
+        np.testing.assert_allclose(bk, k, atol=1e-6)
+        np.testing.assert_allclose(bv, v, atol=1e-6)
