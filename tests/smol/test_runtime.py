@@ -175,3 +175,22 @@ def test_stops_apply_after_the_forced_text(smol_bundle: Path) -> None:
     assert decoded.startswith(forced)
     assert not gen.text.startswith(forced.strip())  # the re-typed prompt text is never returned
     assert "\n" not in gen.text.strip()
+
+
+def test_encoder_states_are_cached_by_content(smol_bundle: Path) -> None:
+    """A summary asked again (a hover retried after its deadline) or one query re-ranking twice
+    runs the encoder once; other text runs it again; the results do not change."""
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    calls = []
+    encode = rt.graphs.encode
+    rt.graphs.encode = lambda rows, pad_id=0: (calls.append(len(rows)), encode(rows, pad_id))[1]  # type: ignore[method-assign]
+    code = "def add(a, b):\n    return a + b\n"
+    config = GenerationConfig(max_new_tokens=6)
+    first = rt.summarize(code, config)
+    assert calls == [1]
+    assert rt.summarize(code, config).token_ids == first.token_ids and calls == [1]
+    rt.summarize(code + "\n# changed\n", config)
+    assert calls == [1, 1]
+    scores = rt.match_scores("add two numbers", [code, "x = 1"])
+    np.testing.assert_array_equal(rt.match_scores("add two numbers", [code, "x = 1"]), scores)
+    assert calls == [1, 1, 1]
