@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import sys
 import sysconfig
@@ -100,7 +101,8 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
     indexed = index_root is not None and index_cache is not None
     options: dict[str, Any] = {"index": {"enabled": indexed, "cacheDir": str(index_cache if indexed else tmp / "cache")},
                                "completion": {"reusePrompt": reuse, "multiline": "never"},
-                               "model": {"threads": threads}}
+                               "model": {"threads": threads},
+                               "log": {"level": "info", "file": str(tmp / f"server-{root.name}.log")}}
     if model:
         options["model"]["path"] = model
     server = Server()
@@ -161,6 +163,9 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
             await client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query=query))
             searches.append((time.perf_counter() - t0) * 1000)
     status = await server.status()
+    # the server's own time per model completion (request in, answer out; no JSON-RPC transport)
+    logged = re.findall(r"completion \S+ \d+:\d+ model (\d+) ms",
+                        Path(options["log"]["file"]).read_text(encoding="utf-8", errors="replace"))
     cache = status.get("promptCache") or {}
     reused, prefilled = int(cache.get("reusedTokens") or 0), _prefilled(status)
     typing = reused + prefilled - cold_prefilled
@@ -168,6 +173,7 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
            "prefill_saved": {"while_typing": round(reused / typing, 4) if typing else None,
                              "all_requests": round(reused / (reused + prefilled), 4) if reused + prefilled else None,
                              "first_request_prefilled_tokens": cold_prefilled},
+           "server_side_model_ms": summary([float(v) for v in logged]),
            "index": index_status, "searches": summary(searches) if searches else None,
            "model": status["model"], "prompt_cache": status.get("promptCache"), "drafts": status.get("drafts"),
            "outcomes": status.get("completions"), "rss_mb": server.rss_mb(), "examples": shown_examples}

@@ -9,7 +9,8 @@ build and the baseline), `fused-fp32` (the fused graph unquantised: the quality 
 `fused-int8` (dynamic int8, as the traced build), `fused-int8c` (the same with a scale per
 output channel), `fused-int8b32` / `fused-int8b128` (8-bit `MatMulNBits`, blocks of 32 / 128,
 int8 activations per block), `fused-int4` (layer weights int4
-`MatMulNBits`, output projection int8) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
+`MatMulNBits`, output projection int8), `fused-int4a` (the same with a zero point per block),
+`fused-int4hqq` (zero points fitted by HQQ) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
 `<cache>/bench-decoders/<variant>-<key>` and measured in its own process, one after another:
 - ms per prefilled token (a 384-token prompt from an empty cache) and per generated token
   (greedy steps after it), medians of `--repeats`;
@@ -39,7 +40,8 @@ sys.path.insert(0, str(REPO))
 VARIANTS = {"traced-int8": ("traced", "int8", "fp32"), "fused-fp32": ("fused", "fp32", "fp32"),
             "fused-int8": ("fused", "int8", "int8"), "fused-int8c": ("fused", "int8-channel", "int8"),
             "fused-int8b32": ("fused", "int8-block", "int8", 32), "fused-int8b128": ("fused", "int8-block", "int8", 128),
-            "fused-int4": ("fused", "int4", "int8"),
+            "fused-int4": ("fused", "int4", "int8"), "fused-int4a": ("fused", "int4-asym", "int8"),
+            "fused-int4hqq": ("fused", "int4-hqq", "int8"),
             "fused-int4-head4": ("fused", "int4", "int4")}
 BASELINE = "traced-int8"
 REFERENCE = "fused-fp32"

@@ -228,7 +228,7 @@ def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer
     return g.matmul(ctx, w[k + "o_proj.weight"], f"layers.{layer}.cross_o_proj")
 
 
-WEIGHT_CHOICES = ("int4", "int8-block", "int8", "int8-channel", "fp32")
+WEIGHT_CHOICES = ("int4", "int4-asym", "int4-hqq", "int8-block", "int8", "int8-channel", "fp32")
 
 
 def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-block", head: str = "int8",
@@ -237,7 +237,8 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
 
     `weights` "int4" / "int8-block": layer MatMuls to 4- or 8-bit `MatMulNBits` (symmetric
     blocks of `block_size`; `accuracy_level` 4 runs them on int8 activations quantised per
-    block), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
+    block; "int4-asym": 4-bit with a zero point per block; "int4-hqq": 4-bit with zero points
+    fitted by HQQ, half-quadratic optimisation of the rounding error, needs torch), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
     to int4 `GatherBlockQuantized` (or fp32 with `embedding` "fp32"). "int8"
     ("int8-channel": a scale per output channel): `quantize_dynamic` of the layers, the
     embedding and (with `head` "int8") the output projection. Returns the record of what was done (for `decoder.json`)."""
@@ -250,14 +251,20 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     head_nodes = {"lm_head"} & names
     layer_nodes = {n for n in names if n.startswith("layers.") and n.endswith("_proj")}
 
-    def run(model: onnx.ModelProto, bits: int, include: set[str], ops: tuple[str, ...]) -> onnx.ModelProto:
+    def run(model: onnx.ModelProto, bits: int, include: set[str], ops: tuple[str, ...],
+            symmetric: bool = True, hqq: bool = False) -> onnx.ModelProto:
         if not include:
             return model
         # `nodes_to_include` adds to the op types rather than narrowing them: exclude the rest
         exclude = sorted(n.name for n in model.graph.node if n.op_type in ops and n.name not in include)
-        q = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=True,
+        algo = None
+        if hqq:
+            from onnxruntime.quantization.matmul_nbits_quantizer import HQQWeightOnlyQuantConfig
+
+            algo = HQQWeightOnlyQuantConfig(block_size=block_size, bits=bits, op_types_to_quantize=ops)
+        q = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=symmetric,
                                  accuracy_level=accuracy_level, nodes_to_exclude=exclude,
-                                 op_types_to_quantize=ops)
+                                 op_types_to_quantize=ops, algo_config=algo)
         root = logging.getLogger()
         level = root.level
         root.setLevel(max(level, logging.WARNING))  # the quantiser logs every node at INFO
@@ -265,7 +272,11 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
             q.process()
         finally:
             root.setLevel(level)
-        return q.model.model
+        out = q.model.model
+        for node in out.graph.node:  # HQQ leaves it unset: int8 activations per block, as the others
+            if node.op_type == "MatMulNBits" and not any(a.name == "accuracy_level" for a in node.attribute):
+                node.attribute.append(helper.make_attribute("accuracy_level", accuracy_level))
+        return out
 
     if weights in ("int8", "int8-channel"):
         return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head.startswith("int8") else set()), head,
@@ -273,11 +284,13 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     if embedding != "fp32":
         model = run(model, 4, {"embed_tokens"}, ("Gather",))
     if weights != "fp32":
-        model = run(model, 4 if weights == "int4" else 8, layer_nodes, ("MatMul",))
+        model = run(model, 4 if weights.startswith("int4") else 8, layer_nodes, ("MatMul",),
+                    symmetric=weights in ("int4", "int8-block"), hqq=weights == "int4-hqq")
     if head != "fp32":
         model = run(model, 4 if head == "int4" else 8, head_nodes, ("MatMul",))
     onnx.save_model(model, str(dst))
-    return {"method": "onnxruntime MatMulNBits (RTN, symmetric)", "weights": weights, "head": head,
+    method = {"int4-asym": "RTN, zero points", "int4-hqq": "HQQ, zero points"}.get(weights, "RTN, symmetric")
+    return {"method": f"onnxruntime MatMulNBits ({method})", "weights": weights, "head": head,
             "embedding": "int4" if embedding != "fp32" else "fp32", "block_size": block_size,
             "accuracy_level": accuracy_level}
 

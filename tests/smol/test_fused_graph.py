@@ -96,6 +96,7 @@ def test_right_padded_batch_matches_single_rows(tiny) -> None:
 
 @pytest.mark.parametrize("weights,head,op", [("int4", "int8", "MatMulNBits"), ("int4", "int4", "MatMulNBits"),
                                              ("int8-block", "int8", "MatMulNBits"),
+                                             ("int4-asym", "int8", "MatMulNBits"), ("int4-hqq", "int8", "MatMulNBits"),
                                              ("int8", "int8", "MatMulInteger"), ("int8-channel", "int8", "MatMulInteger")])
 def test_quantised_graphs_stay_close(tiny, tmp_path: Path, weights: str, head: str, op: str) -> None:
     model, path = tiny
@@ -106,11 +107,13 @@ def test_quantised_graphs_stay_close(tiny, tmp_path: Path, weights: str, head: s
     assert record["head"] == head
     nodes = onnx.load(str(out)).graph.node
     ops = {n.op_type for n in nodes}
-    if weights in ("int4", "int8-block"):
+    if weights in ("int4", "int4-asym", "int4-hqq", "int8-block"):
         bits = {n.name.split("_Q")[0]: next(a.i for a in n.attribute if a.name == "bits")
                 for n in nodes if n.op_type == "MatMulNBits"}
         assert bits["lm_head"] == (4 if head == "int4" else 8)
-        assert {b for name, b in bits.items() if name != "lm_head"} == {4 if weights == "int4" else 8}
+        assert {b for name, b in bits.items() if name != "lm_head"} == {4 if weights.startswith("int4") else 8}
+        zero_points = {n.name.split("_Q")[0] for n in nodes if n.op_type == "MatMulNBits" and len(n.input) > 3 and n.input[3]}
+        assert bool(zero_points - {"lm_head"}) == (weights in ("int4-asym", "int4-hqq"))
     assert op in ops and "MatMul" in ops  # the matching head (and cross scores) stay fp32
     assert "GroupQueryAttention" in ops
     exact = SmolGraphs(_NoEncoder(), _session(path), c)
