@@ -94,7 +94,7 @@ def _prefilled(status: dict[str, Any]) -> int:
 
 async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: int, interval: float,
                  threads: int, reuse: bool, tmp: Path, index_root: Path | None = None,
-                 index_cache: Path | None = None) -> dict[str, Any]:
+                 index_cache: Path | None = None, prefix_tokens: int | None = None) -> dict[str, Any]:
     """Type each target line through one server; latencies by group, status, RSS."""
     root = tmp / ("ws-reuse" if reuse else "ws-noreuse")
     root.mkdir()
@@ -105,6 +105,8 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
                                "log": {"level": "info", "file": str(tmp / f"server-{root.name}.log")}}
     if model:
         options["model"]["path"] = model
+    if prefix_tokens:
+        options["completion"]["maxPrefixTokens"] = prefix_tokens
     server = Server()
     await server.start([root, index_root] if indexed and index_root else [root], options)
     while (await server.status())["model"]["state"] == "loading":
@@ -186,7 +188,7 @@ def _median(values: list[float]) -> float:
 
 
 def peer_race(model: str | None, targets: list[tuple[str, str, int]], threads: int, steps: int,
-              tmp: Path) -> dict[str, Any]:
+              tmp: Path, prefix_tokens: int) -> dict[str, Any]:
     """ms per prefilled and per generated token: ORT decoder graph vs llama.cpp, same ids, threads."""
     import numpy as np
 
@@ -221,7 +223,7 @@ def peer_race(model: str | None, targets: list[tuple[str, str, int]], threads: i
     agree = 0
     for _, text, line in targets:
         prefix = "\n".join(text.split("\n")[:line]) + "\n"
-        ids, _ = rt.healed_prompt(prefix, 384)
+        ids, _ = rt.healed_prompt(prefix, prefix_tokens)
         # ORT: prefill the prompt, then greedy steps, on the runtime's in-place cache buffer
         buf = graphs.new_buffer(len(ids) + steps)
         t0 = time.perf_counter()
@@ -265,18 +267,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
         reuse = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, True, tmp,
-                             args.index_root, args.index_cache)
-        base = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, False, tmp)
+                             args.index_root, args.index_cache, args.max_prefix_tokens)
+        base = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, False, tmp,
+                            prefix_tokens=args.max_prefix_tokens)
         report: dict[str, Any] = {
             "command": "python bench/completion_latency.py " + " ".join(sys.argv[1:]),
             "files": [t[0] for t in targets], "chars_typed_per_file": args.chars,
-            "interval_ms": args.interval_ms, "threads": args.threads, "load_avg_start": os.getloadavg()[0],
+            "interval_ms": args.interval_ms, "threads": args.threads,
+            "max_prefix_tokens": args.max_prefix_tokens or "the server's default", "load_avg_start": os.getloadavg()[0],
             "reuse": reuse, "no_reuse_baseline": base}
         report["ratio_reuse_over_baseline_p50"] = {
             g: round(reuse[g]["p50_ms"] / base[g]["p50_ms"], 2) if base[g]["n"] and reuse[g]["n"] else None
             for g in ("cold", "after_edit", "typeahead")}
         if not args.no_peer:
-            report["peer"] = peer_race(args.model, targets, args.threads, args.steps, tmp)
+            from lsp_server.options import CompletionOptions
+
+            report["peer"] = peer_race(args.model, targets, args.threads, args.steps, tmp,
+                                       args.max_prefix_tokens or CompletionOptions().max_prefix_tokens)
         report["seconds"] = round(time.perf_counter() - t0, 1)
         report["load_avg_end"] = os.getloadavg()[0]
     return report
@@ -291,6 +298,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=16, help="generated tokens per prompt in the peer race")
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--max-prefix-tokens", type=int, default=None, help="completion.maxPrefixTokens (default: the server's)")
     ap.add_argument("--index-root", type=Path, help="a folder indexed beforehand: a workspace folder of the reuse-on server")
     ap.add_argument("--index-cache", type=Path, help="the --cache-dir the index of --index-root was built in")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "completion_latency.json")

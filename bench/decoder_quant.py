@@ -10,7 +10,8 @@ build and the baseline), `fused-fp32` (the fused graph unquantised: the quality 
 output channel), `fused-int8b32` / `fused-int8b128` (8-bit `MatMulNBits`, blocks of 32 / 128,
 int8 activations per block), `fused-int4` (layer weights int4
 `MatMulNBits`, output projection int8), `fused-int4a` (the same with a zero point per block),
-`fused-int4hqq` (zero points fitted by HQQ) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
+`fused-int4hqq` (zero points fitted by HQQ); the embedding table is int4 but in
+`fused-int8b128-e8` (int8 rows, a scale per row) and `fused-int8b128-e32` (fp32) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
 `<cache>/bench-decoders/<variant>-<key>` and measured in its own process, one after another:
 - ms per prefilled token (a 384-token prompt from an empty cache) and per generated token
   (greedy steps after it), medians of `--repeats`;
@@ -42,6 +43,8 @@ VARIANTS = {"traced-int8": ("traced", "int8", "fp32"), "fused-fp32": ("fused", "
             "fused-int8b32": ("fused", "int8-block", "int8", 32), "fused-int8b128": ("fused", "int8-block", "int8", 128),
             "fused-int4": ("fused", "int4", "int8"), "fused-int4a": ("fused", "int4-asym", "int8"),
             "fused-int4hqq": ("fused", "int4-hqq", "int8"),
+            "fused-int8b128-e8": ("fused", "int8-block", "int8", 128, "int8"),
+            "fused-int8b128-e32": ("fused", "int8-block", "int8", 128, "fp32"),
             "fused-int4-head4": ("fused", "int4", "int4")}
 BASELINE = "traced-int8"
 REFERENCE = "fused-fp32"
@@ -56,9 +59,10 @@ def built_variant(bundle: Path, variant: str) -> Path:
     manifest = read_smol_manifest(bundle)
     out = cache_root() / "bench-decoders" / f"{variant}-{decoder_build_key(manifest)}"
     if not (out / DECODER_MANIFEST).is_file():
-        graph, weights, head, *block = VARIANTS[variant]
+        graph, weights, head, *rest = VARIANTS[variant]
         t0 = time.perf_counter()
-        build_decoder(bundle, out, weights=weights, head=head, graph=graph, block_size=(block or [32])[0])
+        build_decoder(bundle, out, weights=weights, head=head, graph=graph, block_size=rest[0] if rest else 32,
+                      embedding=rest[1] if len(rest) > 1 else "int4")
         print(f"built {variant} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
 

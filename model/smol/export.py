@@ -231,11 +231,13 @@ GRAPH_CHOICES = ("fused", "traced")
 DEFAULT_WEIGHTS = "int8-block"
 DEFAULT_HEAD = "int8"
 DEFAULT_BLOCK = 128
+DEFAULT_EMBEDDING = "int4"
 
 
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
                   max_diff: float = 2e-3, weights: str = DEFAULT_WEIGHTS, head: str = DEFAULT_HEAD,
-                  graph: str = "fused", block_size: int = DEFAULT_BLOCK) -> Path:
+                  graph: str = "fused", block_size: int = DEFAULT_BLOCK,
+                  embedding: str = DEFAULT_EMBEDDING) -> Path:
     """Build the decoder graph of `bundle` into `out` (atomic). `model_dir` (a smol model
     directory) supplies the decoder weights instead of the import cache (tests).
 
@@ -297,7 +299,7 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
             from model.smol.fused_graph import quantize_weights
 
             final = tmp / f"decoder.{weights.split('-')[0]}.onnx"
-            quantization = quantize_weights(fp32, final, weights, head, block_size=block_size)
+            quantization = quantize_weights(fp32, final, weights, head, block_size=block_size, embedding=embedding)
             fp32.unlink()
         elif graph == "traced" and weights == "int8":
             final = tmp / "decoder.int8.onnx"

@@ -228,6 +228,7 @@ def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer
     return g.matmul(ctx, w[k + "o_proj.weight"], f"layers.{layer}.cross_o_proj")
 
 
+EMBEDDING_CHOICES = ("int4", "int8", "fp32")
 WEIGHT_CHOICES = ("int4", "int4-asym", "int4-hqq", "int8-block", "int8", "int8-channel", "fp32")
 
 
@@ -239,7 +240,8 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     blocks of `block_size`; `accuracy_level` 4 runs them on int8 activations quantised per
     block; "int4-asym": 4-bit with a zero point per block; "int4-hqq": 4-bit with zero points
     fitted by HQQ, half-quadratic optimisation of the rounding error, needs torch), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
-    to int4 `GatherBlockQuantized` (or fp32 with `embedding` "fp32"). "int8"
+    to int4 `GatherBlockQuantized` (`embedding` "int8": int8 rows with a scale per row, gathered
+    then scaled; "fp32": left as it is). "int8"
     ("int8-channel": a scale per output channel): `quantize_dynamic` of the layers, the
     embedding and (with `head` "int8") the output projection. Returns the record of what was done (for `decoder.json`)."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -281,8 +283,12 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     if weights in ("int8", "int8-channel"):
         return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head.startswith("int8") else set()), head,
                                  per_channel=weights == "int8-channel", embedding=embedding != "fp32")
-    if embedding != "fp32":
+    if embedding not in EMBEDDING_CHOICES:
+        raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}")
+    if embedding == "int4":
         model = run(model, 4, {"embed_tokens"}, ("Gather",))
+    elif embedding == "int8":
+        _int8_embedding(model)
     if weights != "fp32":
         model = run(model, 4 if weights.startswith("int4") else 8, layer_nodes, ("MatMul",),
                     symmetric=weights in ("int4", "int8-block"), hqq=weights == "int4-hqq")
@@ -291,8 +297,31 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     onnx.save_model(model, str(dst))
     method = {"int4-asym": "RTN, zero points", "int4-hqq": "HQQ, zero points"}.get(weights, "RTN, symmetric")
     return {"method": f"onnxruntime MatMulNBits ({method})", "weights": weights, "head": head,
-            "embedding": "int4" if embedding != "fp32" else "fp32", "block_size": block_size,
+            "embedding": embedding, "block_size": block_size,
             "accuracy_level": accuracy_level}
+
+
+def _int8_embedding(model: onnx.ModelProto) -> None:
+    """Replace the `embed_tokens` Gather (in place) by a gather of int8 rows times a gathered
+    per-row scale (symmetric: scale = max |row| / 127)."""
+    graph = model.graph
+    node = next(n for n in graph.node if n.name == "embed_tokens")
+    init = next(i for i in graph.initializer if i.name == node.input[0])
+    table = numpy_helper.to_array(init).astype(np.float32)
+    scale = np.maximum(np.abs(table).max(axis=1, keepdims=True), 1e-12) / 127.0
+    q = np.clip(np.rint(table / scale), -127, 127).astype(np.int8)
+    graph.initializer.remove(init)
+    graph.initializer.extend([numpy_helper.from_array(q, init.name + "_int8"),
+                              numpy_helper.from_array(scale.astype(np.float32), init.name + "_scale")])
+    ids, out = node.input[1], node.output[0]
+    rows = helper.make_node("Gather", [init.name + "_int8", ids], [out + "/int8"], name="embed_tokens_int8", axis=0)
+    cast = helper.make_node("Cast", [out + "/int8"], [out + "/float"], name="embed_tokens_cast", to=TensorProto.FLOAT)
+    scales = helper.make_node("Gather", [init.name + "_scale", ids], [out + "/scale"], name="embed_tokens_scale", axis=0)
+    mul = helper.make_node("Mul", [out + "/float", out + "/scale"], [out], name="embed_tokens")
+    at = list(graph.node).index(node)
+    graph.node.remove(node)
+    for k, new in enumerate((rows, cast, scales, mul)):
+        graph.node.insert(at + k, new)
 
 
 def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], head: str,

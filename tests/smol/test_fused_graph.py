@@ -143,3 +143,24 @@ def test_build_records_graph_and_quantisation(smol_bundle: Path) -> None:
     assert record["graph_kind"] == "fused"
     assert record["quantization"]["weights"] == DEFAULT_WEIGHTS
     assert max(record["parity"].values()) < 2e-3
+
+
+def test_int8_embedding_rows_stay_close(tiny, tmp_path: Path) -> None:
+    """The int8 embedding (a scale per row) reads the same rows as the fp32 table, within
+    int8 rounding; an unknown embedding choice is refused."""
+    model, path = tiny
+    c = model.model_config
+    outs = {}
+    for emb in ("fp32", "int8"):
+        out = tmp_path / f"decoder.e{emb}.onnx"
+        record = quantize_weights(path, out, "fp32", "fp32", embedding=emb)
+        assert record["embedding"] == emb
+        graphs = SmolGraphs(_NoEncoder(), _session(out), c)
+        cross, emask = graphs.cross_inputs(None)
+        ids = [[int(i) for i in np.random.default_rng(1).integers(3, c.vocab_size, size=12)]]
+        outs[emb], _ = graphs.step(ids, graphs.empty_past(1), cross, emask)
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "decoder.eint8.onnx")).graph.node}
+    assert "GatherBlockQuantized" not in ops and "Cast" in ops
+    assert np.corrcoef(outs["fp32"][0], outs["int8"][0])[0, 1] > 0.999
+    with pytest.raises(ValueError, match="embedding"):
+        quantize_weights(path, tmp_path / "x.onnx", "fp32", "fp32", embedding="int2")
