@@ -385,10 +385,13 @@ class Engine:
         opts = self.options.completion
         # a single-line request stops at the first newline after some text, also on a blank line
         # (decoding on past it costs a 135M decoder ~30 ms a token for text that is cut anyway)
+        # the prompt was budgeted by `plan_request`; the runtime must not cut it again at its own
+        # default (a left cut that moves with every keystroke defeats the prompt cache)
+        budget = opts.max_prefix_tokens + (opts.max_suffix_tokens if plan.mode == "fim" else 0)
         config = GenerationConfig(max_new_tokens=opts.max_new_tokens if plan.multiline
                                   else min(opts.max_new_tokens, 32),
                                   stop_at_newline=not plan.multiline, deadline=deadline,
-                                  draft_tokens=max(0, opts.draft_tokens))
+                                  draft_tokens=max(0, opts.draft_tokens), max_source_length=budget)
         gen = self.runtime.complete(plan.prefix, plan.suffix, config, mode=plan.mode,
                                     cache_key=(doc or None) if opts.reuse_prompt else None)
         if gen.stop_reason == "deadline":
