@@ -26,6 +26,7 @@ from typing import Any, Callable
 from lsp_server import completion as comp
 from lsp_server.completion_cache import CompletionCache
 from lsp_server.docstring import Insertion, docstring_edit, documentable_symbol
+from lsp_server.memory import release_free_memory
 from lsp_server.files import FileRules, is_inside
 from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
@@ -303,6 +304,7 @@ class Engine:
                     report.embedded += self.embed_pending(ix, cancel, progress)
                 reports.append(report)
         finally:
+            release_free_memory()  # a scan's file texts and parse trees are freed, not returned
             self.index_state = "idle"
             self.emit_status()
         return reports

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from lsp_server.memory import release_free_memory
 from lsp_server.store import Store
 
 log = logging.getLogger(__name__)
@@ -177,9 +178,12 @@ class VectorIndex:
                 return
             ids, paths, matrix = store.embedding_rows(model)
             self._set(ids, paths, matrix)
+            count = len(ids)
+            del ids, paths, matrix
+            release_free_memory()  # the load's freed rows would otherwise stay resident
             self.version, self.model = version, model
             self.loaded_at = time.monotonic()
-            log.info("loaded %d vectors in %.0f ms", len(ids), (time.perf_counter() - t0) * 1000)
+            log.info("loaded %d vectors in %.0f ms", count, (time.perf_counter() - t0) * 1000)
 
     def _set(self, ids: np.ndarray, paths: list[str], matrix: np.ndarray) -> None:
         self.ids, self.matrix, self.n, self.dead = ids.copy(), matrix, len(ids), 0

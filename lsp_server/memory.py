@@ -1,0 +1,33 @@
+"""Give freed heap memory back to the operating system after a large load (glibc only).
+
+Loading the index's vectors allocates and frees many small objects (row tuples, blobs, per-row
+bookkeeping). glibc keeps such freed memory in its heap arenas, so the server's resident size
+stays at the load's peak: measured ~60 MB over what it holds on the standard library's 70k
+vectors. `malloc_trim(0)` returns the free pages; elsewhere (macOS, musl, Windows) this is a
+no-op.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+
+log = logging.getLogger(__name__)
+_trim = None
+_looked = False
+
+
+def release_free_memory() -> bool:
+    """Return freed heap pages to the OS; False where the C library has no `malloc_trim`."""
+    global _trim, _looked
+    if not _looked:
+        _looked = True
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _trim = getattr(libc, "malloc_trim", None)
+        except OSError as exc:
+            log.debug("no malloc_trim: %s", exc)
+    if _trim is None:
+        return False
+    _trim(0)
+    return True
