@@ -316,8 +316,8 @@ class Store:
             if not conds:
                 return np.zeros(0, dtype=np.int64), [], np.zeros((0, 0), dtype=np.float32)
             sql += " WHERE " + " OR ".join(conds)
-        # read in chunks: holding every row's blob and tuple at once (70k symbols: ~150 MB at
-        # the peak) left ~110 MB of freed but fragmented heap in the server for good
+        # read in chunks: holding every row's blob and tuple at once left the freed, fragmented
+        # heap of that peak resident in the server for good
         cursor = self.db.execute(sql + " ORDER BY s.id", params)
         ids: list[np.ndarray] = []
         parts: list[np.ndarray] = []
