@@ -9,7 +9,6 @@ no-op.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -22,10 +21,9 @@ def release_free_memory() -> bool:
     global _trim, _looked
     if not _looked:
         _looked = True
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _trim = getattr(libc, "malloc_trim", None)
-        except OSError as exc:
+        try:  # the symbols already in the process (no `find_library`: it runs /sbin/ldconfig)
+            _trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        except (OSError, TypeError, AttributeError) as exc:
             log.debug("no malloc_trim: %s", exc)
     if _trim is None:
         return False
