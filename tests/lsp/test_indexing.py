@@ -12,13 +12,16 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def _progress_end(client, timeout: float = 60) -> tuple[str, list]:
-    """(token, reports) of the first work-done progress that has ended."""
+    """(token, reports) of the first work-done progress that has ended. Polled: waiting for
+    "the next $/progress" missed an end that arrived before the wait was registered (the
+    wait runs as a task that starts a loop turn later) and then hung until the timeout."""
     end = time.monotonic() + timeout
     while True:
         for token, reports in client.progress_reports.items():
             if reports and isinstance(reports[-1], lsp.WorkDoneProgressEnd):
                 return token, reports
-        await asyncio.wait_for(client.wait_for_notification(lsp.PROGRESS), end - time.monotonic())
+        assert time.monotonic() < end, f"no work-done progress ended in {timeout} s"
+        await asyncio.sleep(0.02)
 
 
 async def _until_found(client, query: str, present: bool = True, timeout: float = 20) -> list:
@@ -68,8 +71,10 @@ async def test_indexing_can_be_cancelled(lsp_helpers, tiny_bundle, tmp_path: Pat
     _make_workspace(ws, 600)
     s = await lsp_helpers.start_session(ws, lsp_helpers.server_options(tiny_bundle, tmp_path / "cache"))
     try:
+        end = time.monotonic() + 30
         while not s.client.progress_reports or not next(iter(s.client.progress_reports.values())):
-            await asyncio.wait_for(s.client.wait_for_notification(lsp.PROGRESS), 30)
+            assert time.monotonic() < end, "no work-done progress began"
+            await asyncio.sleep(0.02)
         token = next(iter(s.client.progress_reports))
         s.client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
         _, reports = await _progress_end(s.client)
