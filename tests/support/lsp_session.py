@@ -66,10 +66,11 @@ class Session:
                 if predicate(status):
                     return status
             seen = len(self.statuses)
-            left = end - time.monotonic()
-            if left <= 0:
+            if time.monotonic() >= end:
                 raise AssertionError(f"no matching status within {timeout}s; got {self.statuses[-3:]}")
-            await asyncio.wait_for(self.client.wait_for_notification(STATUS), left)
+            # polled: waiting for "the next status" missed one that arrived before the wait task
+            # was registered, and then hung while the server had nothing more to say
+            await asyncio.sleep(0.02)
 
     async def wait_indexed(self, timeout: float = 60) -> dict:
         """Wait for the first full indexing run (with embeddings when a model is ready)."""
