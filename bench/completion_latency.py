@@ -108,7 +108,7 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
     if prefix_tokens:
         options["completion"]["maxPrefixTokens"] = prefix_tokens
     server = Server()
-    await server.start([root, index_root] if indexed and index_root else [root], options)
+    await server.start([root, index_root] if indexed else [root], options)
     while (await server.status())["model"]["state"] == "loading":
         await asyncio.sleep(0.2)
     index_status = None

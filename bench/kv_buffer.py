@@ -15,7 +15,6 @@ Reports the median ms per step of each and their ratio, and the largest logit di
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import sysconfig
@@ -24,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report_tools import write_report  # noqa: E402  (bench/report_tools.py)
 
 
 def main() -> None:
@@ -69,9 +71,7 @@ def main() -> None:
     report = {"bench": "kv_buffer", "threads": args.threads, "steps": args.steps,
               "command": "python bench/kv_buffer.py " + " ".join(sys.argv[1:]),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "contexts": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(rows, indent=1))
+    write_report(report, Path(args.out))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report_tools import write_report  # noqa: E402  (bench/report_tools.py)
 
 
 def main() -> None:
@@ -63,9 +66,7 @@ def main() -> None:
               "model": model, "decoder": {"graph_kind": build.get("graph_kind", "traced"),
                                           "quantization": build.get("quantization", {})},
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "budgets": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(results, indent=1))
+    write_report(report, Path(args.out))
 
 
 if __name__ == "__main__":

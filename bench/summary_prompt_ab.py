@@ -14,7 +14,6 @@ documented example functions in the imperative style of the references. Smoothed
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -23,6 +22,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report_tools import write_report  # noqa: E402  (bench/report_tools.py)
 
 PACKAGES = ("click", "jinja2", "packaging", "pygls", "sqlite_utils", "attr", "dateutil", "pathspec", "platformdirs",
             "pluggy", "cattrs", "idna", "tabulate", "markupsafe", "filelock", "narwhals", "psutil", "pyparsing")
@@ -83,9 +85,7 @@ def main() -> None:
     report = {"bench": "summary_prompt_ab", "pairs": len(rows), "packages": PACKAGES,
               "command": "python bench/summary_prompt_ab.py " + " ".join(sys.argv[1:]),
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "arms": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v["bleu4"] for k, v in results.items()}))
+    write_report(report, Path(args.out))
 
 
 if __name__ == "__main__":

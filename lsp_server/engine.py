@@ -26,10 +26,10 @@ from typing import Any, Callable
 from lsp_server import completion as comp
 from lsp_server.completion_cache import CompletionCache
 from lsp_server.docstring import Insertion, docstring_edit, documentable_symbol
-from lsp_server.memory import release_free_memory
 from lsp_server.files import FileRules, is_inside
 from lsp_server.hover import HoverTarget, render_markdown, resolve_target
 from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, embedding_key
+from lsp_server.memory import release_free_memory
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
                                hybrid_search, is_identifier_query, lexical_weight_of, rerank_useful,

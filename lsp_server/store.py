@@ -327,11 +327,13 @@ class Store:
             ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
             paths.extend(same.setdefault(r[1], r[1]) for r in rows)
             kinds = {(r[3], r[4]) for r in rows}
-            flat = blob_to_vector(b"".join(r[2] for r in rows), kinds.pop()[0]) if len(kinds) == 1 else None
-            if flat is not None and flat.size % len(rows) == 0 and flat.size // len(rows) == rows[0][4]:
-                parts.append(flat.reshape(len(rows), -1))  # the usual case: one blob, one conversion
-            else:
-                parts.append(np.vstack([blob_to_vector(r[2], r[3]) for r in rows]))
+            if len(kinds) == 1:  # the usual case: one blob, one conversion
+                dtype, dim = kinds.pop()
+                flat = blob_to_vector(b"".join(r[2] for r in rows), dtype)
+                if flat.size == len(rows) * dim:
+                    parts.append(flat.reshape(len(rows), dim))
+                    continue
+            parts.append(np.vstack([blob_to_vector(r[2], r[3]) for r in rows]))
         if not ids:
             return np.zeros(0, dtype=np.int64), [], np.zeros((0, 0), dtype=np.float32)
         return np.concatenate(ids), paths, np.concatenate(parts) if len(parts) > 1 else parts[0]

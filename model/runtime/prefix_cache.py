@@ -94,12 +94,11 @@ class PrefixCache:
         or larger than the whole budget)."""
         if key is None or self.max_entries == 0:
             return False
-        nbytes = buf.nbytes if isinstance(buf, KVBuffer) else 0
-        if nbytes > self.max_bytes or not self.valid(ids, buf):
+        if not self.valid(ids, buf) or buf.nbytes > self.max_bytes:
             self.drop(key)
             return False
         with self._lock:
-            self._entries[key] = _Entry(list(ids), buf, nbytes)
+            self._entries[key] = _Entry(list(ids), buf, buf.nbytes)
             self._entries.move_to_end(key)
             while self._entries and (len(self._entries) > self.max_entries or self._bytes() > self.max_bytes):
                 self._entries.popitem(last=False)

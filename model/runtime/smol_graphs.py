@@ -134,9 +134,3 @@ class SmolGraphs:
         """Last-position logits [b, V] and the grown cache."""
         out = self.run(ids, past, cross, enc_mask)
         return out["logits"], out["past"]
-
-    def step_rows(self, ids: Sequence[Sequence[int]], past: list[KV], cross: list[KV], enc_mask: np.ndarray,
-                  rows: int) -> tuple[np.ndarray, list[KV]]:
-        """Logits of the last `rows` positions [b, rows, V] and the grown cache."""
-        out = self.run(ids, past, cross, enc_mask, rows=rows)
-        return out["row_logits"], out["past"]

@@ -248,6 +248,8 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
 
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
         raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
+    if embedding not in EMBEDDING_CHOICES:
+        raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}")
     model = onnx.load(str(src))
     names = {n.name for n in model.graph.node if n.op_type == "MatMul"}
     head_nodes = {"lm_head"} & names
@@ -283,8 +285,6 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     if weights in ("int8", "int8-channel"):
         return _quantize_dynamic(model, dst, layer_nodes | (head_nodes if head.startswith("int8") else set()), head,
                                  per_channel=weights == "int8-channel", embedding=embedding != "fp32")
-    if embedding not in EMBEDDING_CHOICES:
-        raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}")
     if embedding == "int4":
         model = run(model, 4, {"embed_tokens"}, ("Gather",))
     elif embedding == "int8":
