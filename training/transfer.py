@@ -58,18 +58,28 @@ def expand_weights(compact: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _kind_files(model_dir: Path) -> tuple[str, tuple[str, ...]]:
+    """(weights file, other member files) of a T5-kind or smol-kind model directory."""
+    from model.modeling import WEIGHTS_FILE
+    from model.smol.model_dir import DEC_TOKENIZER, ENC_TOKENIZER, TRAINED_FILE
+
+    if (model_dir / TRAINED_FILE).is_file():  # smol: the trained parts; the frozen decoder stays behind
+        return TRAINED_FILE, ("config.json", ENC_TOKENIZER, DEC_TOKENIZER)
+    return WEIGHTS_FILE, MEMBERS
+
+
 def pack_model_dir(model_dir: Path, out_dir: Path, precision: str = "fp16",
                    max_part_bytes: int = 16 * 2**20 - 4096, name: str | None = None) -> list[Path]:
-    """Write `<name>.pack.NN` parts and `<name>.pack.json` (sizes, hashes) into `out_dir`."""
-    from model.modeling import WEIGHTS_FILE
-
+    """Write `<name>.pack.NN` parts and `<name>.pack.json` (sizes, hashes) into `out_dir`. A smol
+    directory travels as its trained parts, config and two tokenizers (the decoder is imported)."""
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     name = name or model_dir.name
-    weights = load((model_dir / WEIGHTS_FILE).read_bytes())
+    weights_file, members = _kind_files(model_dir)
+    weights = load((model_dir / weights_file).read_bytes())
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         blobs = {"weights.safetensors": save(compact_weights(weights, precision)),
-                 **{m: (model_dir / m).read_bytes() for m in MEMBERS}}
+                 **{m: (model_dir / m).read_bytes() for m in members}}
         for member, data in blobs.items():
             info = tarfile.TarInfo(member)
             info.size = len(data)
@@ -84,7 +94,8 @@ def pack_model_dir(model_dir: Path, out_dir: Path, precision: str = "fp16",
         part.write_bytes(blob[i:i + max_part_bytes])
         parts.append(part)
     meta = {"name": name, "precision": precision, "parts": [p.name for p in parts],
-            "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+            "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob),
+            "weights_file": weights_file, "members": list(members)}
     (out_dir / f"{name}.pack.json").write_text(json.dumps(meta, indent=2) + "\n")
     return parts
 
@@ -110,9 +121,13 @@ def unpack_model_dir(meta_path: Path, out_dir: Path) -> Path:
         files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for member in MEMBERS:
-        (out_dir / member).write_bytes(files[member])
-    save_file(expand_weights(load(files["weights.safetensors"])), str(out_dir / WEIGHTS_FILE))
+    members = meta.get("members", list(MEMBERS))
+    absent = [m for m in list(members) + ["weights.safetensors"] if m not in files]
+    if absent:
+        raise TransferError(f"{meta_path}: the pack lacks {', '.join(absent)}")
+    for member in members:
+        (out_dir / Path(member).name).write_bytes(files[member])
+    save_file(expand_weights(load(files["weights.safetensors"])), str(out_dir / Path(meta.get("weights_file", WEIGHTS_FILE)).name))
     return out_dir
 
 

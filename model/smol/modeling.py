@@ -152,9 +152,10 @@ class LlamaStack(nn.Module):
         self.norm = RMSNorm(c.d_model, c.rms_norm_eps)
 
 
-def causal_bias(t: int, p: int, key_mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
+def causal_bias(t: int, p: int, key_mask: torch.Tensor | None, dtype: torch.dtype,
+                device: torch.device | None = None) -> torch.Tensor:
     """Additive attention bias [b|1, 1, t, p + t]: causal over past + new, minus masked keys."""
-    device = key_mask.device if key_mask is not None else None
+    device = key_mask.device if key_mask is not None else device
     q_pos = torch.arange(t, device=device)[:, None] + p
     k_pos = torch.arange(p + t, device=device)[None, :]
     neg = torch.finfo(dtype).min
@@ -247,7 +248,7 @@ class SmolCodeT5p(nn.Module):
         positions = torch.arange(p, p + t, device=input_ids.device)
         cos, sin = rotary(positions, c.head_dim, c.rope_theta)
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        bias = causal_bias(t, p, attention_mask, x.dtype)
+        bias = causal_bias(t, p, attention_mask, x.dtype, x.device)
         enc_bias = enc_any = None
         if cross is not None:
             if enc_mask is None:

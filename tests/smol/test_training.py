@@ -69,3 +69,31 @@ def test_bad_stage_configs_are_refused(smol_model_dir: Path, pairs: Path, tmp_pa
         train_stage(SmolStageConfig(**{**base, "objectives": {"denoise": 1.0}}), tmp_path / "a")
     with pytest.raises(ValueError, match="gen_batch_size"):
         train_stage(SmolStageConfig(**{**base, "gen_batch_size": 99}), tmp_path / "b")
+
+
+def test_validation_keeps_the_best_model_as_final(smol_model_dir: Path, pairs: Path, tmp_path: Path) -> None:
+    stage = SmolStageConfig(**{**tiny_stages(pairs, smol_model_dir)[1].to_dict(), "steps": 4,
+                               "valid_pairs": str(pairs), "valid_every": 2, "valid_n": 6,
+                               "valid_rerank_queries": 3, "select_by": "valid_mrr"})
+    final = train_stage(stage, tmp_path / "run")
+    rows = [json.loads(line) for line in (tmp_path / "run" / "valid.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 2, 4]
+    for r in rows:
+        assert 0.0 <= r["valid_bleu4"] <= 100.0 and 0.0 < r["valid_mrr"] <= 1.0
+        assert 0.0 < r["valid_rerank_mrr"] <= 1.0 and 0.0 < r["valid_mrr_top"] <= 1.0
+    best = max(rows, key=lambda r: r["valid_mrr"])  # the first of equal scores is kept
+    assert rows[[r["step"] for r in rows].index(best["step"])].get("saved")
+    _, _, info = load_smol_dir(final)
+    assert info["stages"][-1]["chosen_step"] == best["step"]
+    assert load_file(str(final / "trained.safetensors")).keys() == load_file(
+        str(tmp_path / "run" / "best" / "trained.safetensors")).keys()
+    for k, v in load_file(str(final / "trained.safetensors")).items():
+        assert torch.equal(v, load_file(str(tmp_path / "run" / "best" / "trained.safetensors"))[k]), k
+
+
+def test_validation_needs_its_pairs(smol_model_dir: Path, pairs: Path, tmp_path: Path) -> None:
+    base = tiny_stages(pairs, smol_model_dir)[0].to_dict()
+    with pytest.raises(ValueError, match="valid_pairs"):
+        train_stage(SmolStageConfig(**{**base, "valid_every": 2}), tmp_path / "a")
+    with pytest.raises(ValueError, match="precision"):
+        train_stage(SmolStageConfig(**{**base, "precision": "fp8"}), tmp_path / "b")

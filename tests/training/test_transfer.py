@@ -57,3 +57,23 @@ def test_corpus_share_is_deterministic(tmp_path, capsys):
             assert "corpus/pairs/train.jsonl" in tar.getnames()
     assert outs[0] == outs[1] and 120 < outs[0].count(b"\n") < 280
     assert main(["transfer", "corpus", str(corpus), str(tmp_path / "c.tar.xz"), "--train-fraction", "0"]) == 1
+
+
+def test_smol_dir_round_trip_keeps_its_files(tmp_path, smol_model_dir):
+    """A smol directory travels as its trained parts, config and tokenizers; it loads after."""
+    import shutil
+
+    from model.smol.model_dir import load_smol_dir
+
+    src = tmp_path / "smol"
+    shutil.copytree(smol_model_dir, src)
+    pack_model_dir(src, tmp_path / "parts", "fp16", max_part_bytes=200_000)
+    out = unpack_model_dir(tmp_path / "parts" / "smol.pack.json", tmp_path / "back")
+    assert not (out / "decoder.safetensors").exists()  # the frozen decoder is not packed
+    shutil.copyfile(src / "decoder.safetensors", out / "decoder.safetensors")  # (a test dir carries its own)
+    a, b = load_file(str(src / "trained.safetensors")), load_file(str(out / "trained.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] - b[k]).abs().max() <= 1e-3 * max(1e-6, float(a[k].abs().max()))
+    model, tok, info = load_smol_dir(out)
+    assert info["model"]["name"] == model.model_config.name

@@ -41,16 +41,22 @@ class ObjectiveState(nn.Module):
         return self.logit_scale.clamp(max=math.log(100.0)).exp()
 
 
-def _tensor(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _device(model: nn.Module) -> torch.device:
+    return model.lm_head.weight.device
+
+
+def _tensor(rows: list[list[int]], pad: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ids, mask = pad_batch(rows, pad)
-    return torch.tensor(ids, dtype=torch.long), torch.tensor(mask, dtype=torch.long)
+    return (torch.tensor(ids, dtype=torch.long, device=device),
+            torch.tensor(mask, dtype=torch.long, device=device))
 
 
 def contrastive(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, rows: Sequence[Row],
                 text_len: int, code_len: int) -> tuple[torch.Tensor, int, torch.Tensor]:
     """(loss, tokens, text x code similarity, detached) of one batch."""
-    t_ids, t_mask = _tensor(tok.enc_batch([r["docstring"] for r in rows], text_len), tok.enc_pad_id)
-    c_ids, c_mask = _tensor(tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id)
+    dev = _device(model)
+    t_ids, t_mask = _tensor(tok.enc_batch([r["docstring"] for r in rows], text_len), tok.enc_pad_id, dev)
+    c_ids, c_mask = _tensor(tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id, dev)
     text = model.embed(t_ids, t_mask)
     code = model.embed(c_ids, c_mask)
     loss = info_nce(text, code, text, code, 1.0 / state.scale())
@@ -62,36 +68,38 @@ def matching(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], sim: t
     """Binary matching loss over positives and similarity-drawn hard negatives."""
     codes = [r["code"] for r in rows]
     same = torch.tensor([[a == b for b in codes] for a in codes])
+    sim = sim.float().cpu()  # drawn with numpy on the host
     neg_code = hard_negatives(sim, same, rng)
     neg_text = hard_negatives(sim.t(), same.t(), rng)
     t_idx, c_idx, labels = assemble_pairs(len(rows), neg_code, neg_text)
     texts = tok.enc_batch([rows[i]["docstring"] for i in t_idx], text_len)
     eos = model.model_config.eos_ids[0]
     dec = [tok.dec_encode(rows[j]["code"][:16 * code_len])[:code_len - 1] + [eos] for j in c_idx]
-    e_ids, e_mask = _tensor(texts, tok.enc_pad_id)
-    d_ids, d_mask = _tensor(dec, model.model_config.pad_id)
+    dev = _device(model)
+    e_ids, e_mask = _tensor(texts, tok.enc_pad_id, dev)
+    d_ids, d_mask = _tensor(dec, model.model_config.pad_id, dev)
     logits = model.match_logits(e_ids, e_mask, d_ids, d_mask)
-    loss = F.cross_entropy(logits.float(), torch.tensor(labels, dtype=torch.long))
+    loss = F.cross_entropy(logits.float(), torch.tensor(labels, dtype=torch.long, device=dev))
     return loss, int(e_mask.sum() + d_mask.sum())
 
 
 def generation_rows(tok: TokenizerPair, prompt_ids: list[list[int]], target_ids: list[list[int]],
-                    pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    pad: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Teacher forcing: inputs = prompt + target[:-1], labels = -100 on the prompt, then target."""
     inputs, labels = [], []
     for p, t in zip(prompt_ids, target_ids):
         full = p + t
         inputs.append(full[:-1])
         labels.append([IGNORE_INDEX] * (len(p) - 1) + t)
-    ids, mask = _tensor(inputs, pad)
+    ids, mask = _tensor(inputs, pad, device)
     lab, _ = pad_batch(labels, IGNORE_INDEX)
-    return ids, mask, torch.tensor(lab, dtype=torch.long)
+    return ids, mask, torch.tensor(lab, dtype=torch.long, device=device)
 
 
 def generation_loss(model: SmolCodeT5p, enc_rows: list[list[int]], enc_pad: int, ids: torch.Tensor,
                     mask: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Token-mean cross-entropy of the labels, decoding with cross-attention to `enc_rows`."""
-    e_ids, e_mask = _tensor(enc_rows, enc_pad)
+    e_ids, e_mask = _tensor(enc_rows, enc_pad, ids.device)
     cross = model.cross_keys_values(model.encode(e_ids, e_mask))
     states, _ = model.decode(ids, mask, None, cross, e_mask)
     scored = labels != IGNORE_INDEX
@@ -105,7 +113,7 @@ def code_to_text(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], co
     c = model.model_config
     prompts = [summary_prompt_ids(tok, r["code"], prompt_len) for r in rows]
     targets = [tok.dec_encode(" ".join(r["docstring"].split()) + SUMMARY_END)[:target_len] for r in rows]
-    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id)
+    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, _device(model))
     return generation_loss(model, tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id,
                            ids, mask, labels)
 
@@ -115,7 +123,7 @@ def text_to_code(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], te
     c = model.model_config
     prompts = [tok.dec_encode(text_to_code_prompt(r["docstring"][:16 * text_len]))[:text_len] for r in rows]
     targets = [tok.dec_encode(r["code"][:16 * target_len])[:target_len - 1] + [c.eos_ids[0]] for r in rows]
-    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id)
+    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, _device(model))
     return generation_loss(model, tok.enc_batch([r["docstring"] for r in rows], text_len),
                            tok.enc_pad_id, ids, mask, labels)
 
@@ -127,7 +135,7 @@ def stage_losses(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, 
     first `gen_rows` pairs, matching and text->code the first `side_rows` (default `gen_rows`).
     Returns (loss, tokens, per-objective losses)."""
     side = gen_rows if side_rows is None else side_rows
-    total = torch.zeros(())
+    total = torch.zeros((), device=_device(model))
     tokens = 0
     parts: dict[str, float] = {}
     text_len, code_len = lengths["text"], lengths["code"]

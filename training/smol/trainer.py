@@ -6,6 +6,12 @@ parts + `optimizer.safetensors`/`optimizer.json` + `trainer.json`; `LATEST` name
 and `final/`. Batches depend only on (seed, step), so a resumed run sees the same data as an
 uninterrupted one. `time_budget_s` > 0 ends the stage when the budget is spent (the learning
 rate decays linearly with time after warm-up, as `training.budget` does for the T5 kind).
+
+`device` / `precision` run the stage on a GPU (`cuda`, bf16 autocast; the weights and the
+optimizer stay fp32). With `valid_pairs` and `valid_every` > 0 the model is scored every that many
+steps by `training.smol.validate` (greedy summaries' BLEU-4, embedding and re-rank MRR) into
+`valid.jsonl`; the best by `select_by` is kept in `best/`, and `final/` is that model, not the
+last step's (loss alone did not show a cross-attention driving the decoder to generic text).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ from model.smol.modeling import SmolCodeT5p, count_parameters, load_weights
 from training.checkpoint import CheckpointError, optimizer_from_files, optimizer_to_files
 from training.metrics import MetricsLog, git_revision
 from training.smol.objectives import NAMES, ObjectiveState, stage_losses
+from training.smol.validate import autocast, validate
 
 log = logging.getLogger(__name__)
 LATEST = "LATEST"
@@ -64,6 +71,13 @@ class SmolStageConfig:
     log_every: int = 5
     seed: int = 0
     threads: int = 0
+    device: str = "cpu"  # "cuda" on a GPU machine
+    precision: str = "fp32"  # "bf16": autocast on a GPU
+    valid_pairs: str = ""  # JSONL pairs scored during training (never the test split)
+    valid_every: int = 0  # steps between validations (0: none)
+    valid_n: int = 256  # validation pairs used
+    valid_rerank_queries: int = 100
+    select_by: str = "valid_bleu4"  # the validation figure that picks `best/`
 
     def validate(self) -> None:
         unknown = sorted(set(self.objectives) - set(NAMES))
@@ -77,6 +91,10 @@ class SmolStageConfig:
                              "and 0 <= side_batch_size <= batch_size")
         if not self.init_from or not self.pairs:
             raise ValueError("init_from and pairs are required")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
+        if self.valid_every > 0 and not self.valid_pairs:
+            raise ValueError("valid_every > 0 needs valid_pairs")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -133,8 +151,9 @@ def _save(ckpt_root: Path, step: int, model: SmolCodeT5p, state: ObjectiveState,
     save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
                   with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)
     tensors, scalars = optimizer_to_files(opt)
-    save_file(tensors, str(tmp / "optimizer.safetensors"))
-    save_file({k: v.detach().contiguous() for k, v in state.state_dict().items()}, str(tmp / "objectives.safetensors"))
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"))
+    save_file({k: v.detach().cpu().contiguous() for k, v in state.state_dict().items()},
+              str(tmp / "objectives.safetensors"))
     (tmp / "optimizer.json").write_text(json.dumps(scalars))
     (tmp / "trainer.json").write_text(json.dumps({"step": step, "elapsed_s": elapsed, "tokens": tokens,
                                                   "config": cfg.to_dict()}, indent=2))
@@ -179,10 +198,12 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
     (run_dir / "resolved_config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True))
     (run_dir / "git_revision.txt").write_text(git_revision() + "\n")
     src = Path(cfg.init_from)
+    device = torch.device(cfg.device)
     model, tok, info = load_smol_dir(src)
     _trainable(model, cfg)
+    model.to(device)
     model.train()
-    state = ObjectiveState()
+    state = ObjectiveState().to(device)
     fresh = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(("cross.", "itm_head."))]
     fresh += list(state.parameters())
     ids = {id(p) for p in fresh}
@@ -201,8 +222,11 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
                "summary": cfg.summary_length, "code_target": cfg.code_target_length,
                "match_code": cfg.match_code_length}
     metrics = MetricsLog(run_dir, cfg.steps, start)
+    valid = _Validation(cfg, run_dir, tok, lengths)
     t0 = time.perf_counter() - elapsed0
     step = start
+    if start == 0:
+        valid.run(model, 0, src, info, time.perf_counter() - t0)
     while step < cfg.steps:
         elapsed = time.perf_counter() - t0
         if cfg.time_budget_s > 0 and elapsed >= cfg.time_budget_s:
@@ -214,8 +238,9 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
         lr = lr_at(cfg, step, elapsed)
         for group in opt.param_groups:
             group["lr"] = lr * group["scale"]
-        loss, n, parts = stage_losses(model, tok, state, batch, cfg.objectives, rng, lengths, cfg.gen_batch_size,
-                                      cfg.side_batch_size or cfg.gen_batch_size)
+        with autocast(device, cfg.precision):
+            loss, n, parts = stage_losses(model, tok, state, batch, cfg.objectives, rng, lengths,
+                                          cfg.gen_batch_size, cfg.side_batch_size or cfg.gen_batch_size)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -228,21 +253,82 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
             row["eta_s"] = min(row["eta_s"], max(0.0, cfg.time_budget_s - (time.perf_counter() - t0)))
         if step % cfg.log_every == 0 or step == cfg.steps:
             metrics.progress(row)
+        if cfg.valid_every > 0 and step % cfg.valid_every == 0:
+            valid.run(model, step, src, info, time.perf_counter() - t0)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or (stop_after is not None and step - start >= stop_after):
             _save(ckpt_root, step, model, state, opt, src, info, cfg, time.perf_counter() - t0, tokens)
         if stop_after is not None and step - start >= stop_after:
             return ckpt_root / (ckpt_root / LATEST).read_text().strip()
     _save(ckpt_root, step, model, state, opt, src, info, cfg, time.perf_counter() - t0, tokens)
+    if cfg.valid_every > 0 and step % cfg.valid_every != 0:
+        valid.run(model, step, src, info, time.perf_counter() - t0)
+    chosen = valid.load_best(model)
     tmp = run_dir / ".final-tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
     extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
     extra.update(step=int(info.get("step", 0)) + step, stages=list(info.get("stages", [])) + [
         {"name": cfg.name, "steps": step, "objectives": cfg.objectives, "tokens": tokens,
-         "seconds": round(time.perf_counter() - t0, 1)}])
+         "seconds": round(time.perf_counter() - t0, 1), **chosen}])
     save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
                   with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)  # a test model carries its own
     os.replace(tmp, final)
     metrics.plot()
     log.info("%s done: %s", cfg.name, final)
     return final
+
+
+class _Validation:
+    """Scores the model on the validation pairs and keeps the best one in `run_dir/best`."""
+
+    def __init__(self, cfg: SmolStageConfig, run_dir: Path, tok, lengths: dict[str, int]) -> None:
+        self.cfg, self.run_dir, self.tok, self.lengths = cfg, run_dir, tok, lengths
+        self.rows = read_pairs(Path(cfg.valid_pairs))[:cfg.valid_n] if cfg.valid_every > 0 else []
+        self.best_path = run_dir / "best"
+        self.log_path = run_dir / "valid.jsonl"
+        self.best = self._recorded_best()
+
+    def _recorded_best(self) -> dict[str, Any] | None:
+        if not (self.best_path / "config.json").is_file() or not self.log_path.is_file():
+            return None
+        rows = [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+        rows = [r for r in rows if r.get("saved")]
+        return rows[-1] if rows else None
+
+    def run(self, model: SmolCodeT5p, step: int, src: Path, info: dict[str, Any], elapsed: float) -> None:
+        if not self.rows:
+            return
+        t = time.perf_counter()
+        scores = validate(model, self.tok, self.rows, self.lengths, self.cfg.precision, self.cfg.valid_rerank_queries)
+        row: dict[str, Any] = {"step": step, "elapsed_s": round(elapsed, 1),
+                               "valid_s": round(time.perf_counter() - t, 1), **scores}
+        key = self.cfg.select_by
+        if self.best is None or scores[key] > self.best[key]:
+            tmp = self.run_dir / ".best-tmp"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
+            extra.update(step=int(info.get("step", 0)) + step, validation=scores)
+            save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
+                          with_decoder=(src / DECODER_FILE).is_file() or self.cfg.train_decoder)
+            if self.best_path.exists():
+                shutil.rmtree(self.best_path)
+            os.replace(tmp, self.best_path)
+            row["saved"] = True
+            self.best = row
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        log.info("%s validation at step %d: %s%s", self.cfg.name, step,
+                 ", ".join(f"{k} {v:.4f}" for k, v in scores.items()), " (best)" if row.get("saved") else "")
+
+    def load_best(self, model: SmolCodeT5p) -> dict[str, Any]:
+        """Load the best validated parts into `model`; returns what was chosen (empty: none)."""
+        if self.best is None:
+            return {}
+        path = self.best_path / TRAINED_FILE
+        state = {k: v.to(model.lm_head.weight.device) for k, v in load_file(str(path)).items()}
+        load_weights(model, state, str(path), model.trainable_prefixes())
+        log.info("%s: final = the best validated model, step %d (%s %.4f)", self.cfg.name,
+                 self.best["step"], self.cfg.select_by, self.best[self.cfg.select_by])
+        return {"chosen_step": self.best["step"], "validation": {k: v for k, v in self.best.items()
+                                                                 if k.startswith("valid_")}}
