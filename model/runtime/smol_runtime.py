@@ -49,6 +49,7 @@ ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
 DECODER_BUILD_VERSION = 2  # 2: fused graph, 8-bit block weights (a cache built by 1 is rebuilt)
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
+RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likelihood re-rank (cost)
 # Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 128 MB
 # holds three 800-token prompts.
 PREFIX_CACHE_ENTRIES = 4
@@ -448,6 +449,32 @@ class SmolRuntime:
             e = np.exp(logits - logits.max(axis=1, keepdims=True))
             scores[chunk] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
         return scores
+
+
+    def query_likelihoods(self, text: str, codes: Sequence[str], prompt_tokens: int = RERANK_PROMPT_TOKENS,
+                          max_text_tokens: int = 48) -> np.ndarray:
+        """log P(`text` as the docstring of each code): the decoder reads the code's summary
+        prompt (`summary_prompt_ids`, `prompt_tokens` at most) while cross-attending to the
+        encoded code, and `text` + closing quotes is scored token by token (summed). For one
+        text, ordering codes by it is a query-likelihood re-rank (no normaliser needed)."""
+        pair = self._need_decoder()
+        if not codes:
+            return np.zeros((0,), dtype=np.float64)
+        if not self.graphs.has_rows:
+            raise ValueError("this decoder graph gives the last position's logits only: no likelihoods")
+        target = pair.dec_encode(" ".join(text.split()) + SUMMARY_END)[:max_text_tokens]
+        out = np.zeros(len(codes), dtype=np.float64)
+        for i, code in enumerate(codes):
+            code = strip_docstring(code)
+            prompt = summary_prompt_ids(pair, code, prompt_tokens)
+            cross, enc_mask = self._encoder_states(code, self.config.max_source_length)
+            ids = prompt + target[:-1]
+            res = self.graphs.run([ids], self.graphs.empty_past(1), cross, enc_mask, rows=len(target))
+            logits = np.asarray(res["row_logits"][0], dtype=np.float64)  # [len(target), V]
+            logits = logits - logits.max(axis=-1, keepdims=True)
+            logp = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+            out[i] = float(logp[np.arange(len(target)), target].sum())
+        return out
 
 
 def _load_decoder(dec_dir: Path, manifest: dict[str, Any], options: ort.SessionOptions,

@@ -194,3 +194,34 @@ def test_encoder_states_are_cached_by_content(smol_bundle: Path) -> None:
     scores = rt.match_scores("add two numbers", [code, "x = 1"])
     np.testing.assert_array_equal(rt.match_scores("add two numbers", [code, "x = 1"]), scores)
     assert calls == [1, 1, 1]
+
+
+def test_query_likelihoods_equal_torch(smol_bundle: Path, smol_model_dir: Path) -> None:
+    """The likelihood re-rank's scores: log P(text + closing quotes | code's summary prompt)."""
+    from model.formats import IGNORE_INDEX
+    from model.smol.formats import SUMMARY_END, summary_prompt_ids
+    from training.smol.objectives import generation_rows
+
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    codes = ["def add(a, b):\n    return a + b", "import os\nx = os.getcwd()", "class A:\n    pass"]
+    text = "add two numbers"
+    got = rt.query_likelihoods(text, codes, prompt_tokens=48)
+    assert got.shape == (3,) and np.all(got < 0) and np.all(np.isfinite(got))
+    assert rt.query_likelihoods(text, []).shape == (0,)
+    model, pair, _ = load_smol_dir(smol_model_dir)
+    target = pair.dec_encode(text + SUMMARY_END)
+    prompts = [summary_prompt_ids(pair, c, 48) for c in codes]
+    ids, mask, labels = generation_rows(pair, prompts, [target] * 3, model.model_config.pad_id)
+    e = pair.enc_batch(codes, model.model_config.max_source_length)
+    width = max(map(len, e))
+    e_ids = torch.tensor([r + [pair.enc_pad_id] * (width - len(r)) for r in e])
+    e_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in e])
+    with torch.no_grad():
+        cross = model.cross_keys_values(model.encode(e_ids, e_mask))
+        states, _ = model.decode(ids, mask, None, cross, e_mask)
+        logp = torch.log_softmax(model.logits(states).double(), -1)
+    scored = labels != IGNORE_INDEX
+    ref = (logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0] * scored).sum(1).numpy()
+    # the built decoder has 8-bit weights and an int4 embedding table: close, in the same order
+    assert np.allclose(got, ref, rtol=1e-2), (got, ref)
+    assert list(np.argsort(got)) == list(np.argsort(ref))

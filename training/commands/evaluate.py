@@ -45,6 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="retrieval: re-rank only the first N queries (slow matching heads)")
     parser.add_argument("--rerank-k", type=int, default=32,
                         help="retrieval: re-rank this many top candidates with the matching head (0: off)")
+    parser.add_argument("--likelihood-weight", type=float, default=None,
+                        help="retrieval: also re-rank the top --likelihood-k by z(cosine) + W x z(log P(query | code)) "
+                             "(smol bundles; choose W on a validation split: bench/likelihood_rerank.py --pairs)")
+    parser.add_argument("--likelihood-k", type=int, default=10, help="retrieval: candidates the likelihood re-rank scores")
     parser.add_argument("--modes", default="causal,fim",
                         help="complete: comma-separated modes among causal (decoder-only) and fim")
     parser.add_argument("--max-new-tokens", type=int, default=None,
@@ -97,7 +101,8 @@ def evaluate(args: argparse.Namespace):
 
             runtime = TorchRuntime(args.model_dir, args.device)
         return evaluate_retrieval(rows, runtime, args.baselines, args.rerank_k, args.batch_size, str(data),
-                                  rerank_queries=args.rerank_queries,
+                                  rerank_queries=args.rerank_queries, likelihood_weight=args.likelihood_weight,
+                                  likelihood_k=args.likelihood_k,
                                   threads=args.threads)
     if args.task == "summarize":
         from training.eval.summarize import evaluate_summarize

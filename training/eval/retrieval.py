@@ -34,6 +34,24 @@ def rerank_scores(cosine: np.ndarray, queries: Sequence[str], codes: Sequence[st
     return out
 
 
+def likelihood_rerank_scores(base: np.ndarray, cosine: np.ndarray, queries: Sequence[str], codes: Sequence[str],
+                             loglik_fn, k: int, weight: float) -> np.ndarray:
+    """Scores where each row's top-k by `base` is re-ordered by `z(cosine) + weight * z(log P(query | code))`
+    (z: standardised within the k; `loglik_fn(query, codes)` as `SmolRuntime.query_likelihoods`).
+    Candidates outside the top k keep their `base` order below every re-ranked one."""
+    out = base.astype(np.float64).copy()
+    k = min(k, base.shape[1])
+
+    def z(x: np.ndarray) -> np.ndarray:
+        return (x - x.mean()) / max(float(x.std()), 1e-6)
+
+    for i, query in enumerate(queries):
+        top = np.argsort(-base[i], kind="stable")[:k]
+        ll = np.asarray(loglik_fn(query, [codes[j] for j in top]), dtype=np.float64)
+        out[i, top] = 1e3 + z(cosine[i, top]) + weight * z(ll)
+    return out
+
+
 def rrf_scores(*score_mats: np.ndarray, k: int = 60, weights: Sequence[float] | None = None) -> np.ndarray:
     """Reciprocal-rank fusion of score matrices: sum over systems of weight / (k + rank)."""
     fused = np.zeros_like(score_mats[0], dtype=np.float64)
@@ -50,12 +68,15 @@ def rrf_scores(*score_mats: np.ndarray, k: int = 60, weights: Sequence[float] | 
 def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool = False,
                        rerank_k: int = 32, batch_size: int = 16, data: str = "",
                        minilm_model=None, threads: int | None = None,
-                       rerank_queries: int | None = None) -> TaskReport:
+                       rerank_queries: int | None = None, likelihood_weight: float | None = None,
+                       likelihood_k: int = 10) -> TaskReport:
     """MRR, R@1/5/10 of each system on `rows` ({"query", "code"}).
 
     `rerank_queries` = N re-ranks only the first N queries (against the whole pool), for
     matching heads too slow to score every query; the embedding is then also reported on
-    those N, so the two rows compare like with like."""
+    those N, so the two rows compare like with like. `likelihood_weight` adds the likelihood
+    re-rank (`likelihood_rerank_scores`, top `likelihood_k`) of the embedding's list and, with
+    `baselines`, of the hybrid's, on the same N queries."""
     queries = [r["query"] for r in rows]
     codes = [r["code"] for r in rows]
     report = TaskReport("retrieval", data, len(rows))
@@ -79,6 +100,29 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
                 rr = rerank_scores(cos[:n], queries[:n], codes, runtime.match_scores, rerank_k)
                 report.add(f"codet5p + match re-rank@{rerank_k}{suffix}",
                            retrieval_metrics(gold_ranks(rr, list(range(n)))), time.monotonic() - t)
+            loglik_fn = None
+            n = len(queries) if not rerank_queries else min(rerank_queries, len(queries))
+            suffix = "" if n == len(queries) else f" (first {n} queries)"
+            if likelihood_weight is not None and hasattr(runtime, "query_likelihoods") and runtime.has_decoder:
+                memo: dict[tuple[str, str], float] = {}
+
+                def loglik(query: str, cands: list[str]) -> np.ndarray:  # the two lists share most candidates
+                    todo = [c for c in dict.fromkeys(cands) if (query, c) not in memo]
+                    for c, v in zip(todo, runtime.query_likelihoods(query, todo) if todo else []):
+                        memo[(query, c)] = float(v)
+                    return np.array([memo[(query, c)] for c in cands])
+
+                loglik_fn = loglik
+                if suffix:
+                    report.add(f"codet5p embedding{suffix}",
+                               retrieval_metrics(gold_ranks(cos[:n], list(range(n)))), 0.0)
+                t = time.monotonic()
+                lr = likelihood_rerank_scores(cos[:n], cos[:n], queries[:n], codes, loglik_fn, likelihood_k,
+                                              likelihood_weight)
+                report.add(f"codet5p + likelihood re-rank@{likelihood_k}{suffix}",
+                           retrieval_metrics(gold_ranks(lr, list(range(n)))), time.monotonic() - t)
+                report.notes.append(f"likelihood re-rank: z(cosine) + {likelihood_weight:g} x z(log P(query | code)) "
+                                    f"over the top {likelihood_k}")
             if baselines:
                 t = time.monotonic()
                 bm25 = bl.bm25_scores(queries, codes)
@@ -88,6 +132,16 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
                            time.monotonic() - t)
                 if weight != 1.0:
                     report.notes.append(f"hybrid: BM25 weighted {weight:g} in the fusion (the bundle's search.lexical_weight)")
+                if loglik_fn is not None:
+                    hybrid = rrf_scores(cos[:n], bm25[:n], weights=(1.0, weight))
+                    if suffix:
+                        report.add(f"codet5p embedding + BM25 (RRF){suffix}",
+                                   retrieval_metrics(gold_ranks(hybrid, list(range(n)))), 0.0)
+                    t = time.monotonic()
+                    lr = likelihood_rerank_scores(hybrid, cos[:n], queries[:n], codes, loglik_fn, likelihood_k,
+                                                  likelihood_weight)
+                    report.add(f"codet5p embedding + BM25 (RRF) + likelihood re-rank@{likelihood_k}{suffix}",
+                               retrieval_metrics(gold_ranks(lr, list(range(n)))), time.monotonic() - t)
     if baselines:
         t = time.monotonic()
         bm25 = bl.bm25_scores(queries, codes) if bm25 is None else bm25
