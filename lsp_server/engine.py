@@ -32,16 +32,18 @@ from lsp_server.indexer import EMBED_TOKENS, CancelFlag, Indexer, IndexReport, e
 from lsp_server.memory import release_free_memory
 from lsp_server.options import ServerOptions
 from lsp_server.search import (RERANK_CODE_TOKENS, NameIndex, SearchHit, VectorIndex, classic_search,
-                               hybrid_search, is_identifier_query, lexical_weight_of, rerank_useful,
-                               semantic_search_useful)
+                               hybrid_search, is_identifier_query, lexical_weight_of, likelihood_rerank_of,
+                               rerank_useful, semantic_search_useful)
 from lsp_server.store import Store
-from lsp_server.worker import BACKGROUND, INTERACTIVE, ModelWorker
+from lsp_server.worker import BACKGROUND, INTERACTIVE, SEARCH, ModelWorker
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "CODET5P_LSP_CACHE_DIR"
 QUERY_CACHE_SIZE = 256  # natural-language query embeddings kept
 EMBED_POLL_S = 0.5  # how often new symbols are embedded during a scan
+RERANK_BUDGET_S = 4.0  # a likelihood re-rank not done by then is dropped (the fused order stays)
+RERANK_CODE_CHARS = 4000  # of each candidate's code (its summary prompt reads 128 tokens of it)
 
 
 def cache_dir(configured: str | None = None) -> Path:
@@ -118,6 +120,7 @@ class Engine:
         self.resolved_model_path: Path | None = None  # set by the model thread once resolved
         self.semantic = True  # False when the bundle's recorded evaluation ranks below BM25
         self.rerank = True  # False when its recorded matching re-rank ranks below its embedding
+        self.rerank_counts: dict[str, int] = {"likelihood": 0, "skipped": 0}
         self._model_future: Future | None = None
         self.indexers: list[Indexer] = []
         self.vectors: dict[Path, VectorIndex] = {}
@@ -225,6 +228,7 @@ class Engine:
             "completionsInFlight": self.inflight,
             "promptCache": _prompt_cache_stats(rt),
             "drafts": _draft_stats(rt),
+            "searchRerank": dict(self.rerank_counts),
         }
 
     def emit_status(self) -> None:
@@ -498,12 +502,37 @@ class Engine:
         if rt is not None and rt.has_embedding:
             vectors.refresh(ix.store, embedding_key(self.model_id), ix.version, journal=ix.changes_since)
             embed = self._query_vector
-        if rt is not None and rt.has_matching and opts.rerank and self.rerank:
+        likelihood = None
+        lik_weight = likelihood_rerank_of(rt.manifest) if rt is not None and opts.rerank else None
+        if lik_weight is not None and hasattr(rt, "query_likelihoods") and rt.has_decoder:
+            likelihood = self._likelihoods
+        elif rt is not None and rt.has_matching and opts.rerank and self.rerank:
             match = lambda q, codes: self.worker.submit(  # noqa: E731
                 rt.match_scores, q, codes, len(codes), RERANK_CODE_TOKENS).result()
         weight = lexical_weight_of(rt.manifest) if rt is not None else 1.0
         return hybrid_search(ix.store, query, vectors, embed, match, limit, opts.candidates,
-                             opts.rerank_top_k, weight)
+                             opts.rerank_top_k, weight, likelihood, lik_weight or 0.0)
+
+    def _likelihoods(self, query: str, codes: list[str]):
+        """log P(query as each code's docstring), one model job per candidate at `SEARCH`
+        priority, so a completion waits for one candidate at most; None (no re-rank) when the
+        candidates are not all scored within `RERANK_BUDGET_S`."""
+        rt = self.runtime
+        jobs = [self.worker.submit(rt.query_likelihoods, query, [code[:RERANK_CODE_CHARS]], priority=SEARCH)
+                for code in codes]
+        end = time.monotonic() + RERANK_BUDGET_S
+        out = []
+        try:
+            for job in jobs:
+                out.append(float(job.result(timeout=max(0.0, end - time.monotonic()))[0]))
+        except Exception as exc:  # timeout, a cancelled job, a model error: keep the fused order
+            for job in jobs:
+                job.cancel()
+            log.info("search re-rank skipped: %s", exc.__class__.__name__)
+            self.rerank_counts["skipped"] += 1
+            return None
+        self.rerank_counts["likelihood"] += 1
+        return out
 
     def _query_vector(self, query: str):
         """The query's embedding, from a small LRU cache (people repeat and refine queries)."""

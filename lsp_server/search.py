@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
+import math
 import re
 import threading
 import time
@@ -283,17 +284,25 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
                   embed: Callable[[str], np.ndarray] | None,
                   match: Callable[[str, list[str]], np.ndarray] | None,
                   limit: int = 50, candidates: int = 100, rerank_top_k: int = 10,
-                  lexical_weight: float = 1.0) -> list[SearchHit]:
+                  lexical_weight: float = 1.0,
+                  likelihood: Callable[[str, list[str]], np.ndarray | None] | None = None,
+                  likelihood_weight: float = 0.5) -> list[SearchHit]:
     """Lexical + semantic retrieval fused by RRF (the lexical list weighted by `lexical_weight`,
-    see `lexical_weight_of`); optional matching-head re-rank of the top-k.
+    see `lexical_weight_of`); optional re-rank of the top-k: by the likelihood of the query as
+    each code's docstring (`likelihood(query, codes)` -> log-likelihoods, or None to skip),
+    fused with the cosine as `z(cosine) + likelihood_weight * z(loglik)` (the evaluation's rule,
+    `training.eval.retrieval.likelihood_rerank_scores`), else by the matching head.
 
     The lexical query runs on a helper thread while the query is embedded and scored (SQLite,
     ONNX Runtime and numpy release the GIL), so on two cores the slower of the two sets the time."""
     semantic: list[int] = []
+    cosine: dict[int, float] = {}
     lexical_job = None
     if embed is not None and vectors is not None and len(vectors):
         lexical_job = _LEXICAL.submit(store.fts, query, candidates)
-        semantic = [sid for sid, _ in vectors.nearest(embed(query), candidates)]
+        nearest = vectors.nearest(embed(query), candidates)
+        semantic = [sid for sid, _ in nearest]
+        cosine = dict(nearest)
     lexical = [sid for sid, _ in (lexical_job.result() if lexical_job else store.fts(query, candidates))]
     lists = [(lst, w) for lst, w in ((lexical, lexical_weight), (semantic, 1.0)) if lst]
     fused = rrf([lst for lst, _ in lists], weights=[w for _, w in lists])
@@ -303,6 +312,18 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
     hits = [SearchHit(rows[sid], score,
                       [s for s, ok in (("lexical", sid in lex_set), ("semantic", sid in sem_set)) if ok])
             for sid, score in fused[: max(limit, rerank_top_k)] if sid in rows]
+    if likelihood is not None and hits and rerank_top_k > 1:
+        head = hits[:rerank_top_k]
+        loglik = likelihood(query, [h.row["code"] for h in head])
+        if loglik is not None and len(loglik) == len(head):
+            floor = min(cosine.values(), default=0.0)  # a lexical-only hit: no better than the last semantic one
+            fused = _z(np.array([cosine.get(h.row["id"], floor) for h in head])) + likelihood_weight * _z(np.asarray(loglik))
+            for hit, f in zip(head, fused):
+                hit.score = 1.0 + 1.0 / (1.0 + math.exp(-float(f)))  # re-ranked hits stay above the rest
+                hit.sources.append("rerank")
+            head.sort(key=lambda h: -h.score)
+            hits = head + hits[rerank_top_k:]
+        return hits[:limit]
     if match is not None and hits and rerank_top_k > 1:
         head = hits[:rerank_top_k]
         probs = match(query, [match_text(h.row) for h in head])
@@ -312,6 +333,11 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
         head.sort(key=lambda h: -h.score)
         hits = head + hits[rerank_top_k:]
     return hits[:limit]
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return (x - x.mean()) / max(float(x.std()), 1e-6)
 
 
 HYBRID_SYSTEM = "codet5p embedding + BM25 (RRF)"
@@ -327,19 +353,41 @@ def lexical_weight_of(manifest: dict[str, Any]) -> float:
     return lexical_weight(manifest)
 
 
-def rerank_useful(manifest: dict[str, Any]) -> bool:
-    """False when the bundle's recorded retrieval evaluation has a matching-head re-rank row that
-    ranks below the embedding on the same queries; True when it helps or nothing was recorded."""
+LIKELIHOOD_SYSTEM = HYBRID_SYSTEM + " + likelihood re-rank"
+
+
+def _recorded_gain(manifest: dict[str, Any], system: str, base_system: str) -> bool | None:
+    """Whether the bundle's recorded retrieval row `system...` ranks at least as well as
+    `base_system` on the same queries (the row's "(first N queries)" suffix); None when nothing
+    comparable was recorded."""
     systems = (manifest.get("evaluation") or {}).get("retrieval", {}).get("systems", {})
     for name, row in systems.items():
-        if not name.startswith(RERANK_SYSTEM):
+        if not name.startswith(system):
             continue
         suffix = name[name.rindex(" ("):] if name.endswith(")") and " (" in name else ""
-        base = systems.get(EMBEDDING_SYSTEM + suffix)
+        base = systems.get(base_system + suffix)
         try:
             return float(row["mrr"]) >= float(base["mrr"])  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
-            return True
+            return None
+    return None
+
+
+def likelihood_rerank_of(manifest: dict[str, Any]) -> float | None:
+    """The likelihood re-rank's weight when the bundle records one (`search.likelihood_weight`)
+    and its recorded evaluation does not rank it below the hybrid on the same queries; else None."""
+    from model.runtime.bundle import likelihood_weight
+
+    weight = likelihood_weight(manifest)
+    if weight is None or _recorded_gain(manifest, LIKELIHOOD_SYSTEM, HYBRID_SYSTEM) is False:
+        return None
+    return weight
+
+
+def rerank_useful(manifest: dict[str, Any]) -> bool:
+    """False when the bundle's recorded retrieval evaluation has a matching-head re-rank row that
+    ranks below the embedding on the same queries; True when it helps or nothing was recorded."""
+    return _recorded_gain(manifest, RERANK_SYSTEM, EMBEDDING_SYSTEM) is not False
     return True
 
 

@@ -1,7 +1,8 @@
 """The model worker: one thread runs every model call, interactive work first.
 
 Completions and hovers are submitted with `INTERACTIVE` priority and overtake queued
-background batches (indexing embeddings). `submit` returns a `concurrent.futures.Future`;
+search re-rank steps (`SEARCH`: one candidate each, so typing waits for one at most), which
+overtake background batches (indexing embeddings). `submit` returns a `concurrent.futures.Future`;
 cancelling it before it starts (e.g. `$/cancelRequest`) means the job never runs.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 INTERACTIVE = 0
-BACKGROUND = 1
+SEARCH = 1
+BACKGROUND = 2
 
 
 class ModelWorker:

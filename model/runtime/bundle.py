@@ -127,6 +127,18 @@ def pick_precision(manifest: dict[str, Any], precision: str, bundle_dir: Path) -
     return precision
 
 
+def likelihood_weight(manifest: dict[str, Any]) -> float | None:
+    """The cosine-vs-likelihood weight of the likelihood re-rank a bundle records
+    (`search.likelihood_weight`, chosen on a validation split by `bench/likelihood_rerank.py`);
+    None when it records none or a value outside [0, 10]."""
+    try:
+        value = (manifest.get("search") or {}).get("likelihood_weight")
+        value = None if value is None else float(value)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return value if value is not None and 0.0 <= value <= 10.0 else None
+
+
 def lexical_weight(manifest: dict[str, Any]) -> float:
     """The BM25 list's weight in the hybrid fusion that a bundle records (`search.lexical_weight`,
     chosen on a validation split by `bench/fusion_weights.py`); 1.0 when it records none."""

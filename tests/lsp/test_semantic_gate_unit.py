@@ -66,3 +66,41 @@ def test_lexical_weight_comes_from_the_manifest_and_shapes_the_fusion() -> None:
     lexical, semantic = [1, 2, 3], [3, 2, 1]
     assert {i for i, _ in rrf([lexical, semantic])[:2]} == {1, 3}  # equal weights: both tops tie
     assert [i for i, _ in rrf([lexical, semantic], weights=[0.1, 1.0])][0] == 3  # the embedding leads
+
+
+def test_likelihood_rerank_needs_a_recorded_weight_and_no_worse_evaluation() -> None:
+    from lsp_server.search import likelihood_rerank_of
+
+    def manifest(weight, hybrid: float | None = None, rr: float | None = None) -> dict:
+        systems = {}
+        if hybrid is not None:
+            systems = {"codet5p embedding + BM25 (RRF) (first 100 queries)": {"mrr": hybrid},
+                       "codet5p embedding + BM25 (RRF) + likelihood re-rank@10 (first 100 queries)": {"mrr": rr}}
+        return {"search": {"likelihood_weight": weight}, "evaluation": {"retrieval": {"systems": systems}}}
+
+    assert likelihood_rerank_of({}) is None  # the bundle records no likelihood re-rank
+    assert likelihood_rerank_of(manifest(0.5)) == 0.5  # nothing evaluated: the recorded choice
+    assert likelihood_rerank_of(manifest(0.5, 0.76, 0.80)) == 0.5
+    assert likelihood_rerank_of(manifest(0.5, 0.76, 0.70)) is None  # it ranked worse: off
+    assert likelihood_rerank_of(manifest("x")) is None and likelihood_rerank_of(manifest(-1)) is None
+
+
+def test_search_jobs_queue_between_typing_and_indexing() -> None:
+    import threading
+
+    from lsp_server.worker import BACKGROUND, INTERACTIVE, SEARCH, ModelWorker
+
+    worker = ModelWorker()
+    gate = threading.Event()
+    order: list[str] = []
+    try:
+        worker.submit(gate.wait)  # holds the thread while the queue fills
+        jobs = [worker.submit(order.append, "index", priority=BACKGROUND),
+                worker.submit(order.append, "rerank", priority=SEARCH),
+                worker.submit(order.append, "complete", priority=INTERACTIVE)]
+        gate.set()
+        for job in jobs:
+            job.result(timeout=5)
+        assert order == ["complete", "rerank", "index"]
+    finally:
+        worker.shutdown()

@@ -76,3 +76,22 @@ async def test_unbuilt_decoder_leaves_search_and_names_the_fix(workspace: Path, 
         assert "read_config" in [h.name for h in hits]
     finally:
         await lsp_helpers.stop_session(s)
+
+
+async def test_search_is_reranked_by_likelihood_when_the_bundle_records_it(workspace: Path, smol_bundle: Path,
+                                                                           lsp_helpers, tmp_path: Path) -> None:
+    import json
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(smol_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["search"] = {**manifest.get("search", {}), "likelihood_weight": 0.5}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    s = await lsp_helpers.start_session(workspace, lsp_helpers.server_options(bundle, tmp_path / "cache"))
+    try:
+        await _ready(s)
+        hits = await s.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="read the configuration file"))
+        assert hits and len(hits) > 3
+        assert (await s.status())["searchRerank"] == {"likelihood": 1, "skipped": 0}
+    finally:
+        await lsp_helpers.stop_session(s)

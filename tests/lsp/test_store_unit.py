@@ -93,6 +93,15 @@ def test_search_pieces(tmp_path: Path) -> None:
     reranked = hybrid_search(store, "load configuration", vectors, lambda q: np.array([0.0, 1.0]),
                              lambda q, codes: np.array([0.9 if "save_config" in c else 0.1 for c in codes]))
     assert reranked[0].row["name"] == "save_config" and "rerank" in reranked[0].sources
+    # the likelihood re-rank: z(cosine) + w z(log P(query | code)); None (not scored in time) skips it
+    base = [h.row["name"] for h in hits]
+    liked = hybrid_search(store, "load configuration", vectors, lambda q: np.array([0.0, 1.0]), None,
+                          likelihood=lambda q, codes: np.array([-1.0 if "save_config" in c else -40.0 for c in codes]),
+                          likelihood_weight=2.0)
+    assert liked[0].row["name"] == "save_config" and "rerank" in liked[0].sources
+    skipped = hybrid_search(store, "load configuration", vectors, lambda q: np.array([0.0, 1.0]), None,
+                            likelihood=lambda q, codes: None)
+    assert [h.row["name"] for h in skipped] == base and not any("rerank" in h.sources for h in skipped)
 
 
 def test_write_on_a_connection_stuck_read_only_reconnects(tmp_path: Path) -> None:

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lexical-weight", type=float, default=None,
                         help="record the BM25 weight of the server's hybrid fusion (choose it on a "
                              "validation split with bench/fusion_weights.py)")
+    parser.add_argument("--likelihood-weight", type=float, default=None,
+                        help="record the weight of the server's likelihood re-rank of search hits (choose it "
+                             "on a validation split with bench/likelihood_rerank.py --pairs)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
 
 
@@ -41,10 +44,13 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     try:
-        search = None
+        search: dict | None = None
         if args.lexical_weight is not None:
             search = {"lexical_weight": args.lexical_weight,
                       "chosen_by": "bench/fusion_weights.py on a validation split"}
+        if args.likelihood_weight is not None:
+            search = {**(search or {}), "likelihood_weight": args.likelihood_weight,
+                      "likelihood_chosen_by": "bench/likelihood_rerank.py --pairs on a validation split"}
         out = export_encoder_bundle(args.model_dir, args.out_bundle, overwrite=args.overwrite,
                                     keep_fp32=args.keep_fp32, search=search)
         if args.pack:
