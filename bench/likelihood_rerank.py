@@ -32,7 +32,9 @@ from model.formats import IGNORE_INDEX  # noqa: E402
 from model.smol.formats import SUMMARY_END, summary_prompt_ids  # noqa: E402
 from model.smol.model_dir import load_smol_dir  # noqa: E402
 from training.smol.objectives import generation_rows  # noqa: E402
-from training.smol.validate import _enc, retrieval_mrr  # noqa: E402
+from model.runtime.rerank import likelihood_fusion  # noqa: E402
+from training.eval.metrics import mrr  # noqa: E402
+from training.smol.validate import encoder_inputs, retrieval_mrr  # noqa: E402
 
 
 @torch.no_grad()
@@ -41,7 +43,7 @@ def query_loglik(model, tok, query: str, codes: list[str], prompt_tokens: int, c
     target = tok.dec_encode(" ".join(query.split()) + SUMMARY_END)[:48]
     prompts = [summary_prompt_ids(tok, c, prompt_tokens) for c in codes]
     ids, mask, labels = generation_rows(tok, prompts, [target] * len(codes), model.model_config.pad_id)
-    e_ids, e_mask = _enc(tok, codes, code_tokens, ids.device)
+    e_ids, e_mask = encoder_inputs(tok, codes, code_tokens, ids.device)
     cross = model.cross_keys_values(model.encode(e_ids, e_mask))
     states, _ = model.decode(ids, mask, None, cross, e_mask)
     scored = labels != IGNORE_INDEX
@@ -49,10 +51,6 @@ def query_loglik(model, tok, query: str, codes: list[str], prompt_tokens: int, c
     tok_lp = logp.gather(-1, labels.clamp(min=0)[..., None])[..., 0] * scored
     total = tok_lp.sum(1)
     return total, total / scored.sum(1)
-
-
-def _mrr(ranks: list[int]) -> float:
-    return sum(1.0 / r for r in ranks) / len(ranks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         total, mean = query_loglik(model, tok, rows[q]["query"], [rows[j]["code"] for j in top],
                                    args.prompt_tokens, args.code_tokens)
         cos = sim[q, top]
-        z = lambda x: (x - x.mean()) / x.std().clamp(min=1e-6)  # noqa: E731
         scores = {"loglik sum": total, "loglik mean": mean}
         for w in weights:
-            scores[f"embedding + {w} x loglik sum (z)"] = z(cos) + w * z(total)
+            scores[f"embedding + {w} x loglik sum (z)"] = torch.from_numpy(
+                likelihood_fusion(cos.numpy(), total.numpy(), w))
         for name, s in scores.items():
             if rank > args.k:
                 ranks.setdefault(name, []).append(rank)
@@ -103,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if (q + 1) % 20 == 0:
             print(f"{q + 1}/{n} queries, {time.perf_counter() - t_rerank:.0f} s", file=sys.stderr)
     per_query = (time.perf_counter() - t_rerank) / n
-    results = {name: {"mrr": round(_mrr(r), 4), "r@1": round(sum(x == 1 for x in r) / len(r), 3)}
+    results = {name: {"mrr": round(mrr(r), 4), "r@1": round(sum(x == 1 for x in r) / len(r), 3)}
                for name, r in ranks.items()}
     report = {"model_dir": str(args.model_dir), "data": args.retrieval.name, "pool": len(rows), "queries": n,
               "k": args.k, "prompt_tokens": args.prompt_tokens, "embedding_mrr_all_queries": round(base_mrr, 4),

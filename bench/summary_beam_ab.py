@@ -26,7 +26,7 @@ from model.smol.formats import SUMMARY_END, first_sentence_of_summary, summary_p
 from model.smol.model_dir import load_smol_dir  # noqa: E402
 from training.data.docstrings import first_sentence  # noqa: E402
 from training.eval.bleu import corpus_smoothed_bleu  # noqa: E402
-from training.smol.validate import _enc  # noqa: E402
+from training.smol.validate import encoder_inputs  # noqa: E402
 
 
 def _finished(tok, ids: list[int]) -> bool:
@@ -42,7 +42,7 @@ def beam_summary(model, tok, code: str, beams: int, max_new: int = 40, alpha: fl
     eos = set(c.eos_ids)
     code = strip_docstring(code)
     prompt = summary_prompt_ids(tok, code, prompt_tokens)
-    e_ids, e_mask = _enc(tok, [code], c.max_source_length, torch.device("cpu"))
+    e_ids, e_mask = encoder_inputs(tok, [code], c.max_source_length, torch.device("cpu"))
     cross = model.cross_keys_values(model.encode(e_ids, e_mask))
     states, past = model.decode(torch.tensor([prompt]), None, None, cross, e_mask)
     logp = torch.log_softmax(model.logits(states[:, -1]).float(), -1)[0]

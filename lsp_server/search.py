@@ -290,8 +290,8 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
     """Lexical + semantic retrieval fused by RRF (the lexical list weighted by `lexical_weight`,
     see `lexical_weight_of`); optional re-rank of the top-k: by the likelihood of the query as
     each code's docstring (`likelihood(query, codes)` -> log-likelihoods, or None to skip),
-    fused with the cosine as `z(cosine) + likelihood_weight * z(loglik)` (the evaluation's rule,
-    `training.eval.retrieval.likelihood_rerank_scores`), else by the matching head.
+    fused with the cosine by `model.runtime.rerank.likelihood_fusion` (the rule the evaluation
+    measured), else by the matching head.
 
     The lexical query runs on a helper thread while the query is embedded and scored (SQLite,
     ONNX Runtime and numpy release the GIL), so on two cores the slower of the two sets the time."""
@@ -316,8 +316,11 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
         head = hits[:rerank_top_k]
         loglik = likelihood(query, [h.row["code"] for h in head])
         if loglik is not None and len(loglik) == len(head):
+            from model.runtime.rerank import likelihood_fusion
+
             floor = min(cosine.values(), default=0.0)  # a lexical-only hit: no better than the last semantic one
-            fused = _z(np.array([cosine.get(h.row["id"], floor) for h in head])) + likelihood_weight * _z(np.asarray(loglik))
+            fused = likelihood_fusion(np.array([cosine.get(h.row["id"], floor) for h in head]), np.asarray(loglik),
+                                      likelihood_weight)
             for hit, f in zip(head, fused):
                 hit.score = 1.0 + 1.0 / (1.0 + math.exp(-float(f)))  # re-ranked hits stay above the rest
                 hit.sources.append("rerank")
@@ -333,11 +336,6 @@ def hybrid_search(store: Store, query: str, vectors: VectorIndex | None,
         head.sort(key=lambda h: -h.score)
         hits = head + hits[rerank_top_k:]
     return hits[:limit]
-
-
-def _z(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return (x - x.mean()) / max(float(x.std()), 1e-6)
 
 
 HYBRID_SYSTEM = "codet5p embedding + BM25 (RRF)"
@@ -388,7 +386,6 @@ def rerank_useful(manifest: dict[str, Any]) -> bool:
     """False when the bundle's recorded retrieval evaluation has a matching-head re-rank row that
     ranks below the embedding on the same queries; True when it helps or nothing was recorded."""
     return _recorded_gain(manifest, RERANK_SYSTEM, EMBEDDING_SYSTEM) is not False
-    return True
 
 
 def semantic_search_useful(manifest: dict[str, Any]) -> bool:

@@ -450,7 +450,6 @@ class SmolRuntime:
             scores[chunk] = (e[:, 1] / e.sum(axis=1)).astype(np.float32)
         return scores
 
-
     def query_likelihoods(self, text: str, codes: Sequence[str], prompt_tokens: int = RERANK_PROMPT_TOKENS,
                           max_text_tokens: int = 48) -> np.ndarray:
         """log P(`text` as the docstring of each code): the decoder reads the code's summary

@@ -197,6 +197,11 @@ class SmolCodeT5p(nn.Module):
             nn.init.normal_(self.itm_head.weight, std=0.02)
             self.itm_head.bias.zero_()
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights live (inputs are built there)."""
+        return self.lm_head.weight.device
+
     # ---- freezing ---------------------------------------------------------------------------
     def trainable_prefixes(self) -> tuple[str, ...]:
         return ("encoder.", "cross.", "proj.", "itm_head.")

@@ -36,19 +36,18 @@ def rerank_scores(cosine: np.ndarray, queries: Sequence[str], codes: Sequence[st
 
 def likelihood_rerank_scores(base: np.ndarray, cosine: np.ndarray, queries: Sequence[str], codes: Sequence[str],
                              loglik_fn, k: int, weight: float) -> np.ndarray:
-    """Scores where each row's top-k by `base` is re-ordered by `z(cosine) + weight * z(log P(query | code))`
-    (z: standardised within the k; `loglik_fn(query, codes)` as `SmolRuntime.query_likelihoods`).
-    Candidates outside the top k keep their `base` order below every re-ranked one."""
+    """Scores where each row's top-k by `base` is re-ordered by the server's fusion rule,
+    `model.runtime.rerank.likelihood_fusion(cosine, log P(query | code), weight)`
+    (`loglik_fn(query, codes)` as `SmolRuntime.query_likelihoods`). Candidates outside the top k
+    keep their `base` order below every re-ranked one."""
+    from model.runtime.rerank import likelihood_fusion
+
     out = base.astype(np.float64).copy()
     k = min(k, base.shape[1])
-
-    def z(x: np.ndarray) -> np.ndarray:
-        return (x - x.mean()) / max(float(x.std()), 1e-6)
-
     for i, query in enumerate(queries):
         top = np.argsort(-base[i], kind="stable")[:k]
         ll = np.asarray(loglik_fn(query, [codes[j] for j in top]), dtype=np.float64)
-        out[i, top] = 1e3 + z(cosine[i, top]) + weight * z(ll)
+        out[i, top] = 1e3 + likelihood_fusion(cosine[i, top], ll, weight)
     return out
 
 
@@ -90,20 +89,21 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
             c = runtime.embed(codes, batch_size=batch_size)
             cos = np.asarray(q, dtype=np.float64) @ np.asarray(c, dtype=np.float64).T
             report.add("codet5p embedding", retrieval_metrics(gold_ranks(cos)), time.monotonic() - t)
-            if runtime.has_matching and rerank_k > 0:
-                n = len(queries) if not rerank_queries else min(rerank_queries, len(queries))
-                suffix = "" if n == len(queries) else f" (first {n} queries)"
-                if suffix:
-                    report.add(f"codet5p embedding{suffix}",
-                               retrieval_metrics(gold_ranks(cos[:n], list(range(n)))), 0.0)
+            n = len(queries) if not rerank_queries else min(rerank_queries, len(queries))
+            suffix = "" if n == len(queries) else f" (first {n} queries)"
+            matching = runtime.has_matching and rerank_k > 0
+            by_likelihood = (likelihood_weight is not None and hasattr(runtime, "query_likelihoods")
+                             and runtime.has_decoder)
+            if suffix and (matching or by_likelihood):
+                report.add(f"codet5p embedding{suffix}",
+                           retrieval_metrics(gold_ranks(cos[:n], list(range(n)))), 0.0)
+            if matching:
                 t = time.monotonic()
                 rr = rerank_scores(cos[:n], queries[:n], codes, runtime.match_scores, rerank_k)
                 report.add(f"codet5p + match re-rank@{rerank_k}{suffix}",
                            retrieval_metrics(gold_ranks(rr, list(range(n)))), time.monotonic() - t)
             loglik_fn = None
-            n = len(queries) if not rerank_queries else min(rerank_queries, len(queries))
-            suffix = "" if n == len(queries) else f" (first {n} queries)"
-            if likelihood_weight is not None and hasattr(runtime, "query_likelihoods") and runtime.has_decoder:
+            if by_likelihood:
                 memo: dict[tuple[str, str], float] = {}
 
                 def loglik(query: str, cands: list[str]) -> np.ndarray:  # the two lists share most candidates
@@ -113,9 +113,6 @@ def evaluate_retrieval(rows: list[dict[str, Any]], runtime=None, baselines: bool
                     return np.array([memo[(query, c)] for c in cands])
 
                 loglik_fn = loglik
-                if suffix:
-                    report.add(f"codet5p embedding{suffix}",
-                               retrieval_metrics(gold_ranks(cos[:n], list(range(n)))), 0.0)
                 t = time.monotonic()
                 lr = likelihood_rerank_scores(cos[:n], cos[:n], queries[:n], codes, loglik_fn, likelihood_k,
                                               likelihood_weight)

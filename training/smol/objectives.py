@@ -41,10 +41,6 @@ class ObjectiveState(nn.Module):
         return self.logit_scale.clamp(max=math.log(100.0)).exp()
 
 
-def _device(model: nn.Module) -> torch.device:
-    return model.lm_head.weight.device
-
-
 def _tensor(rows: list[list[int]], pad: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     ids, mask = pad_batch(rows, pad)
     return (torch.tensor(ids, dtype=torch.long, device=device),
@@ -54,7 +50,7 @@ def _tensor(rows: list[list[int]], pad: int, device: torch.device | None = None)
 def contrastive(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, rows: Sequence[Row],
                 text_len: int, code_len: int) -> tuple[torch.Tensor, int, torch.Tensor]:
     """(loss, tokens, text x code similarity, detached) of one batch."""
-    dev = _device(model)
+    dev = model.device
     t_ids, t_mask = _tensor(tok.enc_batch([r["docstring"] for r in rows], text_len), tok.enc_pad_id, dev)
     c_ids, c_mask = _tensor(tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id, dev)
     text = model.embed(t_ids, t_mask)
@@ -75,7 +71,7 @@ def matching(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], sim: t
     texts = tok.enc_batch([rows[i]["docstring"] for i in t_idx], text_len)
     eos = model.model_config.eos_ids[0]
     dec = [tok.dec_encode(rows[j]["code"][:16 * code_len])[:code_len - 1] + [eos] for j in c_idx]
-    dev = _device(model)
+    dev = model.device
     e_ids, e_mask = _tensor(texts, tok.enc_pad_id, dev)
     d_ids, d_mask = _tensor(dec, model.model_config.pad_id, dev)
     logits = model.match_logits(e_ids, e_mask, d_ids, d_mask)
@@ -113,7 +109,7 @@ def code_to_text(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], co
     c = model.model_config
     prompts = [summary_prompt_ids(tok, r["code"], prompt_len) for r in rows]
     targets = [tok.dec_encode(" ".join(r["docstring"].split()) + SUMMARY_END)[:target_len] for r in rows]
-    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, _device(model))
+    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, model.device)
     return generation_loss(model, tok.enc_batch([r["code"] for r in rows], code_len), tok.enc_pad_id,
                            ids, mask, labels)
 
@@ -123,7 +119,7 @@ def text_to_code(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], te
     c = model.model_config
     prompts = [tok.dec_encode(text_to_code_prompt(r["docstring"][:16 * text_len]))[:text_len] for r in rows]
     targets = [tok.dec_encode(r["code"][:16 * target_len])[:target_len - 1] + [c.eos_ids[0]] for r in rows]
-    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, _device(model))
+    ids, mask, labels = generation_rows(tok, prompts, targets, c.pad_id, model.device)
     return generation_loss(model, tok.enc_batch([r["docstring"] for r in rows], text_len),
                            tok.enc_pad_id, ids, mask, labels)
 
@@ -135,7 +131,7 @@ def stage_losses(model: SmolCodeT5p, tok: TokenizerPair, state: ObjectiveState, 
     first `gen_rows` pairs, matching and text->code the first `side_rows` (default `gen_rows`).
     Returns (loss, tokens, per-objective losses)."""
     side = gen_rows if side_rows is None else side_rows
-    total = torch.zeros((), device=_device(model))
+    total = torch.zeros((), device=model.device)
     tokens = 0
     parts: dict[str, float] = {}
     text_len, code_len = lengths["text"], lengths["code"]

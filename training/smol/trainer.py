@@ -140,16 +140,23 @@ def _trainable(model: SmolCodeT5p, cfg: SmolStageConfig) -> None:
             p.requires_grad = False
 
 
+def _write_model(model: SmolCodeT5p, src: Path, info: dict[str, Any], cfg: SmolStageConfig, directory: Path,
+                 step: int, **updates: Any) -> None:
+    """A smol model directory of `model` in `directory`: the start's config and tokenizers, its
+    step counter advanced by `step`, `updates` added (the decoder only where the start carries one)."""
+    extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
+    extra.update(step=int(info.get("step", 0)) + step, **updates)
+    save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, directory, info["decoder"], extra,
+                  with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)  # a test model carries its own
+
+
 def _save(ckpt_root: Path, step: int, model: SmolCodeT5p, state: ObjectiveState, opt: torch.optim.Optimizer,
           src: Path, info: dict[str, Any], cfg: SmolStageConfig, elapsed: float, tokens: int) -> Path:
     tmp = ckpt_root / f".tmp-step-{step:07d}"
     final = ckpt_root / f"step-{step:07d}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
-    extra["step"] = int(info.get("step", 0)) + step
-    save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
-                  with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)
+    _write_model(model, src, info, cfg, tmp, step)
     tensors, scalars = optimizer_to_files(opt)
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / "optimizer.safetensors"))
     save_file({k: v.detach().cpu().contiguous() for k, v in state.state_dict().items()},
@@ -266,12 +273,9 @@ def train_stage(cfg: SmolStageConfig, run_dir: str | Path, stop_after: int | Non
     tmp = run_dir / ".final-tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
-    extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
-    extra.update(step=int(info.get("step", 0)) + step, stages=list(info.get("stages", [])) + [
+    _write_model(model, src, info, cfg, tmp, step, stages=list(info.get("stages", [])) + [
         {"name": cfg.name, "steps": step, "objectives": cfg.objectives, "tokens": tokens,
          "seconds": round(time.perf_counter() - t0, 1), **chosen}])
-    save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
-                  with_decoder=(src / DECODER_FILE).is_file() or cfg.train_decoder)  # a test model carries its own
     os.replace(tmp, final)
     metrics.plot()
     log.info("%s done: %s", cfg.name, final)
@@ -307,10 +311,7 @@ class _Validation:
             tmp = self.run_dir / ".best-tmp"
             if tmp.exists():
                 shutil.rmtree(tmp)
-            extra = {k: v for k, v in info.items() if k not in ("model", "decoder")}
-            extra.update(step=int(info.get("step", 0)) + step, validation=scores)
-            save_smol_dir(model, src / ENC_TOKENIZER, src / DEC_TOKENIZER, tmp, info["decoder"], extra,
-                          with_decoder=(src / DECODER_FILE).is_file() or self.cfg.train_decoder)
+            _write_model(model, src, info, self.cfg, tmp, step, validation=scores)
             if self.best_path.exists():
                 shutil.rmtree(self.best_path)
             os.replace(tmp, self.best_path)
@@ -326,7 +327,7 @@ class _Validation:
         if self.best is None:
             return {}
         path = self.best_path / TRAINED_FILE
-        state = {k: v.to(model.lm_head.weight.device) for k, v in load_file(str(path)).items()}
+        state = {k: v.to(model.device) for k, v in load_file(str(path)).items()}
         load_weights(model, state, str(path), model.trainable_prefixes())
         log.info("%s: final = the best validated model, step %d (%s %.4f)", self.cfg.name,
                  self.best["step"], self.cfg.select_by, self.best[self.cfg.select_by])

@@ -23,6 +23,7 @@ from model.runtime.decoding import newline_cut
 from model.smol.modeling import SmolCodeT5p
 from training.data.docstrings import first_sentence
 from training.eval.bleu import corpus_smoothed_bleu
+from training.eval.metrics import mrr
 
 Row = Mapping[str, str]
 
@@ -32,10 +33,6 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16" and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def _device(model: SmolCodeT5p) -> torch.device:
-    return model.lm_head.weight.device
 
 
 def _chunks(items: Sequence, size: int) -> Iterator[Sequence]:
@@ -54,7 +51,9 @@ def _left_pad(rows: list[list[int]], pad: int, device: torch.device) -> tuple[to
     return ids.to(device), mask.to(device)
 
 
-def _enc(tok: TokenizerPair, texts: Sequence[str], length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def encoder_inputs(tok: TokenizerPair, texts: Sequence[str], length: int,
+                   device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded encoder ids and mask of `texts` (`[CLS] text [SEP]`, `length` at most)."""
     ids, mask = pad_batch(tok.enc_batch(list(texts), length), tok.enc_pad_id)
     return torch.tensor(ids, device=device), torch.tensor(mask, device=device)
 
@@ -75,7 +74,7 @@ def summary_token_ids(model: SmolCodeT5p, tok: TokenizerPair, codes: Sequence[st
     line break after some text, or closing quotes (`stop=False`: every row runs `max_new_tokens`)."""
     was_training = model.training
     model.eval()
-    device = _device(model)
+    device = model.device
     c = model.model_config
     eos = set(c.eos_ids)
     out: list[list[int]] = []
@@ -84,7 +83,7 @@ def summary_token_ids(model: SmolCodeT5p, tok: TokenizerPair, codes: Sequence[st
             for chunk in _chunks(list(codes), batch_size):
                 prompts = [summary_prompt_ids(tok, code, prompt_length) for code in chunk]
                 ids, mask = _left_pad(prompts, c.pad_id, device)
-                e_ids, e_mask = _enc(tok, chunk, code_length, device)
+                e_ids, e_mask = encoder_inputs(tok, chunk, code_length, device)
                 cross = model.cross_keys_values(model.encode(e_ids, e_mask))
                 states, past = model.decode(ids, mask, None, cross, e_mask)
                 generated: list[list[int]] = [[] for _ in chunk]
@@ -121,16 +120,12 @@ def summary_bleu(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], pr
 @torch.no_grad()
 def _embed_all(model: SmolCodeT5p, tok: TokenizerPair, texts: Sequence[str], length: int,
                precision: str, batch_size: int = 128) -> torch.Tensor:
-    device = _device(model)
+    device = model.device
     parts = []
     with autocast(device, precision):
         for chunk in _chunks(list(texts), batch_size):
-            parts.append(model.embed(*_enc(tok, chunk, length, device)).float())
+            parts.append(model.embed(*encoder_inputs(tok, chunk, length, device)).float())
     return torch.cat(parts)
-
-
-def _mrr(ranks: torch.Tensor) -> float:
-    return float((1.0 / ranks.float()).mean())
 
 
 def retrieval_mrr(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], text_length: int = 64,
@@ -146,7 +141,7 @@ def retrieval_mrr(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], t
     sim = text @ code.t()
     gold = sim.diagonal()[:, None]
     ranks = (sim > gold).sum(1) + 1
-    return _mrr(ranks), sim
+    return mrr(ranks.tolist()), sim
 
 
 @torch.no_grad()
@@ -157,7 +152,7 @@ def rerank_mrr(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], sim:
     rows; a gold code outside the top k keeps its embedding rank in both."""
     was_training = model.training
     model.eval()
-    device = _device(model)
+    device = model.device
     c = model.model_config
     eos = c.eos_ids[0]
     base, reranked = [], []
@@ -174,7 +169,7 @@ def rerank_mrr(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], sim:
                 codes = [tok.dec_encode(rows[j]["code"][:16 * match_code_length])[:match_code_length - 1] + [eos]
                          for j in top]
                 d_ids, d_mask = pad_batch(codes, c.pad_id)
-                e_ids, e_mask = _enc(tok, [rows[q]["docstring"]] * len(top), text_length, device)
+                e_ids, e_mask = encoder_inputs(tok, [rows[q]["docstring"]] * len(top), text_length, device)
                 logits = model.match_logits(e_ids, e_mask, torch.tensor(d_ids, device=device),
                                             torch.tensor(d_mask, device=device)).float()
                 p = logits.softmax(-1)[:, 1]
@@ -182,15 +177,15 @@ def rerank_mrr(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], sim:
                 reranked.append(new_order.index(q) + 1)
     finally:
         model.train(was_training)
-    return _mrr(torch.tensor(base)), _mrr(torch.tensor(reranked))
+    return mrr(base), mrr(reranked)
 
 
 def validate(model: SmolCodeT5p, tok: TokenizerPair, rows: Sequence[Row], lengths: Mapping[str, int],
              precision: str = "fp32", rerank_queries: int = 100) -> dict[str, float]:
     """BLEU-4 of the summaries, embedding MRR and re-rank MRR (the latter on `rerank_queries`)."""
     bleu = summary_bleu(model, tok, rows, lengths["prompt"], lengths["code"], precision)
-    mrr, sim = retrieval_mrr(model, tok, rows, lengths["text"], lengths["code"], precision)
-    out = {"valid_bleu4": bleu, "valid_mrr": mrr}
+    emb_mrr, sim = retrieval_mrr(model, tok, rows, lengths["text"], lengths["code"], precision)
+    out = {"valid_bleu4": bleu, "valid_mrr": emb_mrr}
     if rerank_queries > 0:
         base, rer = rerank_mrr(model, tok, rows, sim, queries=rerank_queries, text_length=lengths["text"],
                                match_code_length=lengths["match_code"], precision=precision)
