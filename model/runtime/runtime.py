@@ -62,15 +62,23 @@ def _providers(device: str) -> list[str]:
 
 def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
     """One model thread's ORT options: all graph optimisations, `threads` intra-op threads
-    (None: ORT's default) and, unless `spin`, idle workers that sleep instead of busy-waiting."""
+    (None: ORT's default) and, unless `spin`, workers that spin only inside a run.
+
+    Within a run the intra-op workers busy-wait between operators (`allow_spinning`): a decoder
+    step is ~250 small parallel sections, and waking a sleeping worker for each one cost ~20%
+    of the step (`bench/ort_spinning.py`). At the end of each run they stop spinning
+    (`session.force_spinning_stop`), so an idle pool never takes a core from another session,
+    the editor or a build. `spin=True` is ONNX Runtime's default, idle workers spinning on after
+    a run: with two sessions taking turns, each pool's spinning slows the other 2x."""
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1
     if threads:
         options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3
-    if not spin:  # idle workers sleep: busy-waiting threads steal the cores others need
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    if not spin:
+        options.add_session_config_entry("session.force_spinning_stop", "1")
     return options
 
 
@@ -137,10 +145,10 @@ class Runtime:
 
         `threads` sets ONNX Runtime's intra-op threads (None: its default); `device="auto"`
         uses CUDA when onnxruntime-gpu is installed; `precision="auto"` prefers int8 on CPU.
-        `verify=False` skips the sha256 checks (sizes are always checked). `spin=True` lets
-        ONNX Runtime's idle intra-op threads busy-wait (its default): a little faster on an idle
-        machine, but on a small shared one (2 cores, an editor, a build) the spinning threads
-        slow every call several times over, so it is off unless asked for.
+        `verify=False` skips the sha256 checks (sizes are always checked). Intra-op threads
+        busy-wait only inside a run (see `session_options`); `spin=True` lets idle ones spin on
+        after it (ONNX Runtime's default), which on a small shared machine (2 cores, an editor,
+        a build, two sessions taking turns) slows every call several times over.
         """
         t0 = time.perf_counter()
         bundle_dir = Path(bundle_dir)

@@ -1,0 +1,147 @@
+"""ONNX Runtime thread spinning: decoder step time and a second session's calls under each policy.
+
+    python bench/ort_spinning.py [--model BUNDLE] [--threads 2] [--rounds 4] [--context 700]
+                                 [--out bench/results/ort_spinning.json]
+
+Three policies for the intra-op workers, each measured in its own process, `--rounds` times
+in turn (the machine is shared: medians, and the ratios to `sleep` in the same run):
+- `sleep`: never spin (`allow_spinning=0`): each parallel section wakes a sleeping worker;
+- `spin`: ONNX Runtime's default: workers spin between sections and go on spinning after a run;
+- `run-only`: spin inside a run, stop at its end (`force_spinning_stop=1`): the server's choice.
+
+Per process, on the built decoder with `--context` cached tokens of a random prompt:
+- `step_ms`: one decoder call with 1 new token, and with 7 (a drafted check);
+- `greedy_ms_per_token`: 12 steps one after another with the argmax between them;
+- `alternating`: an embedding call (the encoder session) and a decoder step taking turns, as
+  search, indexing and completion do on the model thread: each one's median;
+- `idle_cpu`: cores used while the process sleeps 0.5 s after a run (spinning left running).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+POLICIES = {"sleep": ("0", None), "spin": ("1", None), "run-only": ("1", "1")}
+
+
+def measure(model: str | None, policy: str, threads: int, context: int) -> dict[str, Any]:
+    """One process's numbers for `policy` (its sessions' options patched before loading)."""
+    import numpy as np
+
+    import model.runtime.runtime as runtime_module
+    import model.runtime.smol_runtime as smol_module
+    from model.runtime import Runtime, default_bundle_dir
+
+    allow, stop = POLICIES[policy]
+    base = runtime_module.session_options
+
+    def options(threads: int | None, spin: bool) -> Any:
+        opts = base(threads, True)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", allow)
+        if stop:
+            opts.add_session_config_entry("session.force_spinning_stop", stop)
+        return opts
+
+    runtime_module.session_options = options
+    smol_module.session_options = options
+    rt = Runtime.load(model or str(default_bundle_dir()), threads=threads)
+    graphs = rt.graphs
+    cross, mask = graphs.cross_inputs(None)
+    ids = [int(x) for x in np.random.RandomState(0).randint(100, 40000, size=context + 32)]
+    buf = graphs.new_buffer(context + 32)
+    graphs.advance(ids[:context], buf, cross, mask)
+    out: dict[str, Any] = {}
+    for rows in (1, 7):
+        times = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            graphs.advance(ids[context:context + rows], buf, cross, mask, rows=rows)
+            times.append((time.perf_counter() - t0) * 1000)
+            buf.truncate(context)
+        out[f"step_ms_{rows}_rows"] = round(statistics.median(times), 3)
+    seq = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for i in range(12):
+            logits = graphs.advance([ids[context + i]], buf, cross, mask)
+            int(np.argmax(logits[-1]))
+        seq.append((time.perf_counter() - t0) * 1000 / 12)
+        buf.truncate(context)
+    out["greedy_ms_per_token"] = round(statistics.median(seq), 3)
+    texts = ["def read_config(path):\n    with open(path) as f:\n        return json.load(f)"] * 4
+    emb, dec = [], []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        rt.embed(texts)
+        emb.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        graphs.advance([ids[context]], buf, cross, mask)
+        dec.append((time.perf_counter() - t0) * 1000)
+        buf.truncate(context)
+    out["alternating"] = {"embed_ms": round(statistics.median(emb), 3), "step_ms": round(statistics.median(dec), 3)}
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    graphs.advance([ids[context]], buf, cross, mask)
+    c0 = cpu()
+    time.sleep(0.5)
+    out["idle_cpu"] = round((cpu() - c0) / 0.5, 3)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None, help="smol bundle (default: the shipped default)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--context", type=int, default=700)
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "ort_spinning.json"))
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.model, args.one, args.threads, args.context)))
+        return
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in POLICIES}
+    for _ in range(args.rounds):
+        for policy in POLICIES:
+            cmd = [sys.executable, __file__, "--one", policy, "--threads", str(args.threads),
+                   "--context", str(args.context)] + (["--model", args.model] if args.model else [])
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            runs[policy].append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    def med(policy: str, *path: str) -> float:
+        values = []
+        for run in runs[policy]:
+            v: Any = run
+            for key in path:
+                v = v[key]
+            values.append(v)
+        return round(statistics.median(values), 3)
+
+    keys = [("step_ms_1_rows",), ("step_ms_7_rows",), ("greedy_ms_per_token",),
+            ("alternating", "embed_ms"), ("alternating", "step_ms"), ("idle_cpu",)]
+    table = {p: {"/".join(k): med(p, *k) for k in keys} for p in POLICIES}
+    ratios = {p: {k: round(v / table["sleep"][k], 3) if table["sleep"][k] else None
+                  for k, v in row.items() if k != "idle_cpu"} for p, row in table.items()}
+    report = {"bench": "ort_spinning", "command": "python bench/ort_spinning.py " + " ".join(sys.argv[1:]),
+              "threads": args.threads, "context": args.context, "rounds": args.rounds,
+              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "medians": table, "ratio_to_sleep": ratios, "runs": runs}
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({"medians": table, "ratio_to_sleep": ratios}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
