@@ -51,6 +51,7 @@ class CompletionPlan:
     suffix: str
     mode: Literal["fim", "causal"]
     multiline: bool
+    window_line: int = 0  # line number (in the document) where `prefix` starts
 
 
 def build_context(text: str, line: int, character: int, language: str | None) -> CompletionContext:
@@ -92,6 +93,9 @@ def is_multiline(ctx: CompletionContext, setting: str = "auto") -> bool:
 # the window's start stays put, so the model's cache of the previous prompt can be reused
 # (`model.runtime.prefix_cache`); it moves in jumps of this many lines as the prefix grows.
 WINDOW_LINES = 8
+# A window placed afresh holds at most this share of the token budget; the rest is room to type
+# into before it has to move (a move re-reads the whole window: a cold prefill on a keystroke).
+WINDOW_FILL = 0.8
 
 
 def _clip_prefix(text: str, max_chars: int) -> str:
@@ -112,6 +116,43 @@ def _clip_prefix(text: str, max_chars: int) -> str:
     return text[start:]
 
 
+def _line_start(text: str, line: int) -> int:
+    """Offset where 0-based `line` starts in `text`; -1 when `text` has fewer lines."""
+    at = 0
+    for _ in range(line):
+        at = text.find("\n", at) + 1
+        if at <= 0:
+            return -1
+    return at
+
+
+def _fits(text: str, max_tokens: int, count_tokens: Callable[[str], int] | None) -> bool:
+    if len(text) > max_tokens * 16:  # no tokenizer packs more than that: skip counting
+        return False
+    return count_tokens(text) <= max_tokens if count_tokens is not None else len(text) <= max_tokens * 4
+
+
+def _prefix_window(prefix: str, max_tokens: int, count_tokens: Callable[[str], int] | None,
+                   anchor: int | None) -> str:
+    """The end of `prefix` to prompt with. It starts at line `anchor` (the window of the last
+    request in this document) while that still fits `max_tokens`; otherwise at a line chosen
+    afresh, holding at most `WINDOW_FILL` of the budget unless the whole prefix fits."""
+    if anchor is not None and anchor >= 0:
+        at = _line_start(prefix, anchor)
+        if at >= 0 and _fits(prefix[at:], max_tokens, count_tokens):
+            return prefix[at:]
+    if _fits(prefix, max_tokens, count_tokens):
+        return prefix
+    target = max(1, int(max_tokens * WINDOW_FILL))
+    chars = target * 4
+    window = _clip_prefix(prefix, chars)
+    if count_tokens is not None:
+        while len(window) > 64 and count_tokens(window) > target:
+            chars = min(chars, len(window)) * 7 // 8
+            window = _clip_prefix(prefix, chars)
+    return window
+
+
 def _clip_suffix(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
@@ -122,21 +163,20 @@ def _clip_suffix(text: str, max_chars: int) -> str:
 
 def plan_request(ctx: CompletionContext, max_prefix_tokens: int = 384, max_suffix_tokens: int = 128,
                  multiline_setting: str = "auto",
-                 count_tokens: Callable[[str], int] | None = None) -> CompletionPlan:
-    """Budgeted prompt: prefix end and suffix start, FIM only when the suffix has real code."""
-    chars = max_prefix_tokens * 4
-    prefix = _clip_prefix(ctx.prefix, chars)
+                 count_tokens: Callable[[str], int] | None = None,
+                 anchor: int | None = None) -> CompletionPlan:
+    """Budgeted prompt: prefix end and suffix start, FIM only when the suffix has real code.
+    `anchor`: the `window_line` of the previous plan for this document, kept while it fits."""
+    prefix = _prefix_window(ctx.prefix, max_prefix_tokens, count_tokens, anchor)
+    window_line = ctx.prefix.count("\n", 0, len(ctx.prefix) - len(prefix))
     suffix = _clip_suffix(ctx.suffix, max_suffix_tokens * 4)
     if count_tokens is not None:
-        while len(prefix) > 64 and count_tokens(prefix) > max_prefix_tokens:
-            chars = min(chars, len(prefix)) * 7 // 8
-            prefix = _clip_prefix(ctx.prefix, chars)
         while len(suffix) > 64 and count_tokens(suffix) > max_suffix_tokens:
             suffix = suffix[: len(suffix) * 7 // 8]
     useful_suffix = bool(re.sub(r"[\s)\]}\"';,]", "", suffix))
     return CompletionPlan(prefix, suffix if useful_suffix else "",
                           "fim" if useful_suffix else "causal",
-                          is_multiline(ctx, multiline_setting))
+                          is_multiline(ctx, multiline_setting), window_line)
 
 
 def _indent_width(line: str) -> int:

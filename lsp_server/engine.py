@@ -44,6 +44,7 @@ QUERY_CACHE_SIZE = 256  # natural-language query embeddings kept
 EMBED_POLL_S = 0.5  # how often new symbols are embedded during a scan
 RERANK_BUDGET_S = 4.0  # a likelihood re-rank not done by then is dropped (the fused order stays)
 RERANK_CODE_CHARS = 4000  # of each candidate's code (its summary prompt reads 128 tokens of it)
+MAX_WINDOWS = 256  # documents whose completion prompt window is remembered
 
 
 def cache_dir(configured: str | None = None) -> Path:
@@ -127,6 +128,7 @@ class Engine:
         self.names: dict[Path, NameIndex] = {}
         self.cache = CompletionCache(options.completion.cache_size)
         self._tickets: dict[str, int] = {}
+        self._windows: OrderedDict[str, int] = OrderedDict()  # doc -> its last prompt window's first line
         self._tickets_lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=20)
         self._deadline_misses: deque[bool] = deque(maxlen=20)
@@ -362,7 +364,12 @@ class Engine:
             tok = self.runtime.tokenizer
             count = lambda s: len(tok.encode(s))  # noqa: E731
         plan = comp.plan_request(ctx, opts.max_prefix_tokens, opts.max_suffix_tokens,
-                                 opts.multiline, count)
+                                 opts.multiline, count, self._windows.get(doc) if doc else None)
+        if doc:  # the next request in this document keeps the window while it fits
+            self._windows[doc] = plan.window_line
+            self._windows.move_to_end(doc)
+            while len(self._windows) > MAX_WINDOWS:
+                self._windows.popitem(last=False)
         found, cached = self.cache.get(ctx.prefix, ctx.suffix, plan.multiline)
         if found:
             return CompletionResult(cached, (time.monotonic() - t0) * 1000, "cache", plan.mode, plan.multiline)

@@ -104,3 +104,32 @@ def test_prompt_window_start_stays_put_while_typing() -> None:
         starts.append(start)
     assert len(set(starts)) <= 2  # 100 keystrokes, at most one jump of the window
     assert all(b >= a for a, b in zip(starts, starts[1:]))
+
+
+def test_prompt_window_is_kept_while_it_fits_and_moves_with_room_to_type() -> None:
+    """With the previous plan's `window_line` as anchor the window never moves while it fits
+    the budget; a window placed afresh leaves a share of the budget for typing."""
+    from lsp_server.completion import WINDOW_FILL
+
+    count = lambda s: len(s) // 4  # noqa: E731
+    doc = "".join(f"value_{i} = compute(value_{i - 1}, {i})\n" for i in range(200))
+    text, anchor, starts = doc, None, []
+    for ch in "result = compute(value_199, 200)\n" * 6:
+        text += ch
+        lines = text.split("\n")
+        ctx = build_context(text, len(lines) - 1, len(lines[-1]), "python")
+        plan = plan_request(ctx, max_prefix_tokens=100, count_tokens=count, anchor=anchor)
+        assert text.endswith(plan.prefix) and count(plan.prefix) <= 100
+        start = len(text) - len(plan.prefix)
+        assert text.count("\n", 0, start) == plan.window_line and (start == 0 or text[start - 1] == "\n")
+        if anchor is None or plan.window_line != anchor:  # placed afresh: room left to type
+            assert count(plan.prefix) <= 100 * WINDOW_FILL
+        anchor = plan.window_line
+        starts.append(start)
+    moves = sum(1 for a, b in zip(starts, starts[1:]) if a != b)
+    assert 1 <= moves <= 3  # 198 keystrokes ~ 500 tokens of typing through a 100-token window
+    # an anchor that no longer fits (or points past the text) is replaced, never used
+    ctx = build_context(doc, 199, 0, "python")
+    plan = plan_request(ctx, max_prefix_tokens=100, count_tokens=count, anchor=0)
+    assert count(plan.prefix) <= 100 and plan.window_line > 0
+    assert plan_request(ctx, max_prefix_tokens=100, count_tokens=count, anchor=10_000).prefix == plan.prefix
