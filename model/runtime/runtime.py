@@ -66,7 +66,7 @@ def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
 
     Within a run the intra-op workers busy-wait between operators (`allow_spinning`): a decoder
     step is ~250 small parallel sections, and waking a sleeping worker for each one cost ~20%
-    of the step (`bench/ort_spinning.py`). At the end of each run they stop spinning
+    of the step (`bench/ort_session_options.py`). At the end of each run they stop spinning
     (`session.force_spinning_stop`), so an idle pool never takes a core from another session,
     the editor or a build. `spin=True` is ONNX Runtime's default, idle workers spinning on after
     a run: with two sessions taking turns, each pool's spinning slows the other 2x."""
@@ -76,6 +76,10 @@ def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
     if threads:
         options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3
+    # no memory arena: it keeps the largest activations any call needed (a prefill's attention
+    # scores, a batch of embeddings) resident for the process's life, ~75 MB with the smol
+    # decoder; freed buffers go back to the allocator (`bench/ort_session_options.py`)
+    options.enable_cpu_mem_arena = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     if not spin:
         options.add_session_config_entry("session.force_spinning_stop", "1")

@@ -122,8 +122,9 @@ def test_match_scores_sorted_batches_keep_order(runtime) -> None:
     assert short.shape == (4,) and not np.allclose(short, together, atol=1e-6)
 
 
-def test_runtime_spinning_stops_after_each_run_by_default(tiny_bundle: Path, runtime) -> None:
-    """Workers may spin inside a run but stop at its end; `spin=True` lets them spin on."""
+def test_runtime_session_options(tiny_bundle: Path, runtime) -> None:
+    """Workers may spin inside a run but stop at its end (`spin=True` lets them spin on); no
+    memory arena."""
     from model.runtime import Runtime
     stop = "session.force_spinning_stop"
 
@@ -135,6 +136,7 @@ def test_runtime_spinning_stops_after_each_run_by_default(tiny_bundle: Path, run
 
     assert entry(runtime, "session.intra_op.allow_spinning") == "1"
     assert entry(runtime, stop) == "1"
+    assert runtime._encoder.get_session_options().enable_cpu_mem_arena is False  # no resident arena
     spinning = Runtime.load(tiny_bundle, threads=1, spin=True, precision="fp32")
     assert entry(spinning, stop) != "1"
     assert np.allclose(spinning.embed(["x = 1"]), runtime.embed(["x = 1"]), atol=1e-5)

@@ -1,20 +1,24 @@
-"""ONNX Runtime thread spinning: decoder step time and a second session's calls under each policy.
+"""ONNX Runtime session options: speed and memory of the smol runtime under each policy.
 
-    python bench/ort_spinning.py [--model BUNDLE] [--threads 2] [--rounds 4] [--context 700]
-                                 [--out bench/results/ort_spinning.json]
+    python bench/ort_session_options.py [--model BUNDLE] [--threads 2] [--rounds 4] [--context 700]
+                                        [--out bench/results/ort_session_options.json]
 
-Three policies for the intra-op workers, each measured in its own process, `--rounds` times
-in turn (the machine is shared: medians, and the ratios to `sleep` in the same run):
-- `sleep`: never spin (`allow_spinning=0`): each parallel section wakes a sleeping worker;
+Policies, each measured in its own process, `--rounds` times in turn (the machine is shared:
+medians, and the ratios to `sleep` in the same run):
+- `sleep`: intra-op workers never spin (`allow_spinning=0`): each parallel section wakes a
+  sleeping worker (the earlier setting);
 - `spin`: ONNX Runtime's default: workers spin between sections and go on spinning after a run;
-- `run-only`: spin inside a run, stop at its end (`force_spinning_stop=1`): the server's choice.
+- `run-only`: spin inside a run, stop at its end (`force_spinning_stop=1`);
+- `run-only-no-arena`: the same without ONNX Runtime's CPU memory arena: the server's choice.
 
 Per process, on the built decoder with `--context` cached tokens of a random prompt:
 - `step_ms`: one decoder call with 1 new token, and with 7 (a drafted check);
 - `greedy_ms_per_token`: 12 steps one after another with the argmax between them;
 - `alternating`: an embedding call (the encoder session) and a decoder step taking turns, as
   search, indexing and completion do on the model thread: each one's median;
-- `idle_cpu`: cores used while the process sleeps 0.5 s after a run (spinning left running).
+- `idle_cpu`: cores used while the process sleeps 0.5 s after a run (spinning left running);
+- `rss_mb`: resident size after loading, and after three completions in three documents (their
+  prompt caches held) and an embedding batch; `cold_completion_ms`: those completions' median.
 """
 from __future__ import annotations
 
@@ -31,7 +35,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-POLICIES = {"sleep": ("0", None), "spin": ("1", None), "run-only": ("1", "1")}
+# name: (allow_spinning, force_spinning_stop, memory arena)
+POLICIES = {"sleep": ("0", None, True), "spin": ("1", None, True), "run-only": ("1", "1", True),
+            "run-only-no-arena": ("1", "1", False)}
+
+
+def rss_mb() -> float:
+    import os
+
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def measure(model: str | None, policy: str, threads: int, context: int) -> dict[str, Any]:
@@ -40,27 +53,42 @@ def measure(model: str | None, policy: str, threads: int, context: int) -> dict[
 
     import model.runtime.runtime as runtime_module
     import model.runtime.smol_runtime as smol_module
-    from model.runtime import Runtime, default_bundle_dir
+    from model.runtime import GenerationConfig, Runtime, default_bundle_dir
 
-    allow, stop = POLICIES[policy]
-    base = runtime_module.session_options
+    import onnxruntime as ort
 
-    def options(threads: int | None, spin: bool) -> Any:
-        opts = base(threads, True)
+    allow, stop, arena = POLICIES[policy]
+
+    def options(threads: int | None, spin: bool) -> Any:  # `session_options` under this policy
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.inter_op_num_threads = 1
+        opts.intra_op_num_threads = int(threads or 0)
+        opts.log_severity_level = 3
         opts.add_session_config_entry("session.intra_op.allow_spinning", allow)
-        if stop:
-            opts.add_session_config_entry("session.force_spinning_stop", stop)
+        opts.add_session_config_entry("session.force_spinning_stop", stop or "0")
+        opts.enable_cpu_mem_arena = arena
         return opts
 
     runtime_module.session_options = options
     smol_module.session_options = options
     rt = Runtime.load(model or str(default_bundle_dir()), threads=threads)
+    out: dict[str, Any] = {"rss_mb": {"loaded": round(rss_mb(), 1)}}
+    source = (REPO / "lsp_server" / "engine.py").read_text(encoding="utf-8")
+    cold = []
+    for doc in range(3):  # three documents' prompt caches, as a server keeps while you switch files
+        t0 = time.perf_counter()
+        rt.complete(source[:12000 + 500 * doc], "", GenerationConfig(max_new_tokens=16, max_source_length=768),
+                    cache_key=f"doc-{doc}")
+        cold.append((time.perf_counter() - t0) * 1000)
+    rt.embed(["def read_config(path):\n    return json.load(open(path))\n" * 8] * 16)
+    out["rss_mb"]["after_use"] = round(rss_mb(), 1)
+    out["cold_completion_ms"] = round(statistics.median(cold), 1)
     graphs = rt.graphs
     cross, mask = graphs.cross_inputs(None)
     ids = [int(x) for x in np.random.RandomState(0).randint(100, 40000, size=context + 32)]
     buf = graphs.new_buffer(context + 32)
     graphs.advance(ids[:context], buf, cross, mask)
-    out: dict[str, Any] = {}
     for rows in (1, 7):
         times = []
         for _ in range(15):
@@ -107,7 +135,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--context", type=int, default=700)
-    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "ort_spinning.json"))
+    ap.add_argument("--out", default=str(REPO / "bench" / "results" / "ort_session_options.json"))
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -131,11 +159,13 @@ def main() -> None:
         return round(statistics.median(values), 3)
 
     keys = [("step_ms_1_rows",), ("step_ms_7_rows",), ("greedy_ms_per_token",),
-            ("alternating", "embed_ms"), ("alternating", "step_ms"), ("idle_cpu",)]
+            ("alternating", "embed_ms"), ("alternating", "step_ms"), ("cold_completion_ms",),
+            ("idle_cpu",), ("rss_mb", "loaded"), ("rss_mb", "after_use")]
     table = {p: {"/".join(k): med(p, *k) for k in keys} for p in POLICIES}
     ratios = {p: {k: round(v / table["sleep"][k], 3) if table["sleep"][k] else None
                   for k, v in row.items() if k != "idle_cpu"} for p, row in table.items()}
-    report = {"bench": "ort_spinning", "command": "python bench/ort_spinning.py " + " ".join(sys.argv[1:]),
+    report = {"bench": "ort_session_options",
+              "command": "python bench/ort_session_options.py " + " ".join(sys.argv[1:]),
               "threads": args.threads, "context": args.context, "rounds": args.rounds,
               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "medians": table, "ratio_to_sleep": ratios, "runs": runs}
