@@ -6,7 +6,7 @@ JSON (`maxNewTokens`) or snake_case; both are accepted.
 
 ```json
 {"model": {"path": "/path/to/bundle", "threads": 2, "precision": "auto", "device": "cpu"},
- "completion": {"enabled": true, "maxNewTokens": 48, "deadlineMs": 1500, "maxPrefixTokens": 768,
+ "completion": {"enabled": true, "maxNewTokens": 48, "deadlineMs": 1500, "maxPrefixTokens": 640,
                 "maxSuffixTokens": 128, "multiline": "auto", "cacheSize": 128},
  "hover": {"enabled": true, "budgetMs": 2000, "maxNewTokens": 32},
  "index": {"enabled": true, "exclude": ["**/fixtures/**"], "maxFileSize": 1000000,
@@ -40,7 +40,7 @@ class CompletionOptions:
     enabled: bool = True
     max_new_tokens: int = 48
     deadline_ms: int = 1500
-    max_prefix_tokens: int = 768  # chosen by bench/prompt_budget.py: EM 23 -> 25 over 384
+    max_prefix_tokens: int = 640  # bench/prompt_budget.py: EM 23.0 at 384, 24.5-26.0 from 512 on
     max_suffix_tokens: int = 128
     multiline: Literal["auto", "always", "never"] = "auto"
     cache_size: int = 128

@@ -21,7 +21,9 @@ from typing import Any, Sequence
 import numpy as np
 
 KV = tuple[np.ndarray, np.ndarray]
-GROWTH_ROUND = 64  # capacity grows in steps of this many positions (at least 1.5x)
+GROWTH_ROUND = 64  # capacity is a multiple of this many positions
+GROWTH_SLACK = 128  # a buffer that must grow gets room for this many more positions: typing
+# adds a few tokens at a time, and a 1.5x jump would hold ~15 MB of positions never written
 
 
 class KVBuffer:
@@ -57,7 +59,7 @@ class KVBuffer:
     def reserve(self, total: int) -> None:
         """Make room for `total` positions (the filled ones are kept)."""
         if total > self.capacity:
-            self._allocate(_rounded(max(total, self.capacity * 3 // 2)))
+            self._allocate(_rounded(total + GROWTH_SLACK))
 
     def truncate(self, n: int) -> None:
         """Keep the first `n` positions (no copy)."""

@@ -50,10 +50,10 @@ OPSET = 17
 DECODER_BUILD_VERSION = 2  # 2: fused graph, 8-bit block weights (a cache built by 1 is rebuilt)
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likelihood re-rank (cost)
-# Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 128 MB
-# holds three 800-token prompts.
-PREFIX_CACHE_ENTRIES = 4
-PREFIX_CACHE_BYTES = 128 << 20
+# Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
+# holds three documents at the server's 512-640-token windows (~25-32 MB each).
+PREFIX_CACHE_ENTRIES = 3
+PREFIX_CACHE_BYTES = 96 << 20
 # Prompt tokens of a completion when the caller sets none (the server passes its own budget):
 # on 200 held-out stdlib lines EM / ES were 23.0 / 53.7 at 384 tokens, 25.0 / 55.4 at 768 and
 # 25.5 / 55.2 at 1024 (`bench/prompt_budget.py`, `bench/results/prompt_budget.json`)

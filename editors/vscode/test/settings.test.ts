@@ -43,7 +43,7 @@ test("dotted keys become nested camelCase options with the defaults", () => {
   const options = buildServerOptions(serverKeys(manifest), defaults);
   assert.deepEqual(options.model, { path: null, threads: null, precision: "auto", device: "cpu" });
   assert.deepEqual(options.completion, {
-    enabled: true, maxNewTokens: 48, deadlineMs: 1500, maxPrefixTokens: 768, maxSuffixTokens: 128,
+    enabled: true, maxNewTokens: 48, deadlineMs: 1500, maxPrefixTokens: 640, maxSuffixTokens: 128,
     multiline: "auto", cacheSize: 128, reusePrompt: true, draftTokens: 6,
   });
   assert.deepEqual(Object.keys(options), ["model", "completion", "hover", "index", "search", "log"]);
