@@ -4,6 +4,12 @@ Completions and hovers are submitted with `INTERACTIVE` priority and overtake qu
 search re-rank steps (`SEARCH`: one candidate each, so typing waits for one at most), which
 overtake background batches (indexing embeddings). `submit` returns a `concurrent.futures.Future`;
 cancelling it before it starts (e.g. `$/cancelRequest`) means the job never runs.
+
+Model calls allocate and free large buffers (a prefill's attention scores, a re-rank batch);
+glibc keeps much of that freed memory resident. When the queue has been empty for
+`IDLE_TRIM_S` after some work, the thread hands it back (`malloc_trim`, ~3 ms), so the trim
+never runs between the keystrokes of a burst of typing and the resident size stays near what
+is in use (`bench/completion_latency.py`: server RSS).
 """
 from __future__ import annotations
 
@@ -14,11 +20,14 @@ import threading
 from concurrent.futures import Future
 from typing import Any, Callable
 
+from lsp_server.memory import release_free_memory
+
 log = logging.getLogger(__name__)
 
 INTERACTIVE = 0
 SEARCH = 1
 BACKGROUND = 2
+IDLE_TRIM_S = 0.25  # idle this long after a job: return freed heap memory to the OS
 
 
 class ModelWorker:
@@ -28,6 +37,7 @@ class ModelWorker:
         self._queue: queue.PriorityQueue = queue.PriorityQueue()
         self._counter = itertools.count()
         self._closed = False
+        self.trims = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -43,10 +53,18 @@ class ModelWorker:
         return self._queue.qsize()
 
     def _run(self) -> None:
+        worked = False  # a job ran since the last trim
         while True:
-            _, _, future, fn, args = self._queue.get()
+            try:
+                _, _, future, fn, args = self._queue.get(timeout=IDLE_TRIM_S if worked else None)
+            except queue.Empty:
+                release_free_memory()
+                self.trims += 1
+                worked = False
+                continue
             if fn is None:
                 return
+            worked = True
             if not future.set_running_or_notify_cancel():
                 continue
             try:
