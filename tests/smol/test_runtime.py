@@ -110,13 +110,21 @@ def test_decoder_built_from_other_parts_is_refused(smol_bundle: Path, tmp_path: 
     assert not rt.has_decoder and "other trained parts" in rt.decoder_message
 
 
-def test_truncated_decoder_graph_is_named(smol_bundle: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("part", ["graph", "weights"])
+def test_truncated_decoder_graph_is_named(smol_bundle: Path, tmp_path: Path, part: str) -> None:
+    """The graph and its external weights file are each checked (size, then hash)."""
     bundle = _copy(smol_bundle, tmp_path)
-    name = json.loads((bundle / "decoder" / "decoder.json").read_text())["graph"]["file"]
-    graph = bundle / "decoder" / name
-    graph.write_bytes(graph.read_bytes()[:1000])
+    record = json.loads((bundle / "decoder" / "decoder.json").read_text())["graph"]
+    assert [d["file"] for d in record.get("data", [])] == [record["file"] + ".data"]
+    name = record["file"] if part == "graph" else record["data"][0]["file"]
+    path = bundle / "decoder" / name
+    data = path.read_bytes()
+    path.write_bytes(data[:1000])
     rt = Runtime.load(bundle, threads=1)
     assert not rt.has_decoder and name in rt.decoder_message and "truncated" in rt.decoder_message
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit changed
+    rt = Runtime.load(bundle, threads=1)
+    assert not rt.has_decoder and name in rt.decoder_message and "sha256" in rt.decoder_message
 
 
 def test_wrong_decoder_tokenizer_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
