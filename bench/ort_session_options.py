@@ -19,6 +19,10 @@ Per process, on the built decoder with `--context` cached tokens of a random pro
 - `idle_cpu`: cores used while the process sleeps 0.5 s after a run (spinning left running);
 - `rss_mb`: resident size after loading, and after three completions in three documents (their
   prompt caches held) and an embedding batch; `cold_completion_ms`: those completions' median.
+
+`--weights-file` instead measures what the decoder session alone adds to a process's resident
+size with the installed build's weights in their external file (as built) and with the same
+weights inline in the graph (a temporary copy), each in its own process.
 """
 from __future__ import annotations
 
@@ -129,6 +133,45 @@ def measure(model: str | None, policy: str, threads: int, context: int) -> dict[
     return out
 
 
+def session_rss(graph: str) -> float:
+    """MB a decoder session on `graph` adds to this process (the server's session options)."""
+    import onnxruntime as ort
+
+    from model.runtime.runtime import session_options
+
+    before = rss_mb()
+    session = ort.InferenceSession(graph, session_options(2, False), providers=["CPUExecutionProvider"])
+    grown = rss_mb() - before
+    del session
+    return round(grown, 1)
+
+
+def weights_file_report(model: str | None) -> dict[str, Any]:
+    """Decoder session RSS with the weights in an external file vs inline, one process each."""
+    import tempfile
+
+    import onnx
+
+    from model.runtime.packed import default_bundle_dir
+    from model.runtime.smol_runtime import SmolRuntime
+
+    rt = SmolRuntime.load(model or str(default_bundle_dir()), threads=1)
+    if rt.decoder_dir is None:
+        raise SystemExit(f"no decoder build: {rt.decoder_message}")
+    graph = rt.decoder_dir / json.loads((rt.decoder_dir / "decoder.json").read_text())["graph"]["file"]
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        inline = Path(tmp) / "inline.onnx"
+        onnx.save_model(onnx.load(str(graph)), str(inline))
+        for name, path in (("external weights file (the build)", graph), ("weights inline", inline)):
+            done = subprocess.run([sys.executable, __file__, "--session-rss", str(path)],
+                                  capture_output=True, text=True, check=True)
+            out[name] = float(done.stdout.strip().splitlines()[-1])
+    return {"bench": "ort_session_options --weights-file", "decoder_session_rss_mb": out,
+            "command": "python bench/ort_session_options.py --weights-file",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None, help="smol bundle (default: the shipped default)")
@@ -136,8 +179,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--context", type=int, default=700)
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "ort_session_options.json"))
+    ap.add_argument("--weights-file", action="store_true",
+                    help="measure the decoder session with external vs inline weights instead")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--session-rss", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.session_rss:
+        print(session_rss(args.session_rss))
+        return
+    if args.weights_file:
+        report = weights_file_report(args.model)
+        out = Path(args.out).with_name("ort_weights_file.json") if args.out.endswith("ort_session_options.json") \
+            else Path(args.out)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return
     if args.one:
         print(json.dumps(measure(args.model, args.one, args.threads, args.context)))
         return

@@ -238,8 +238,8 @@ DEFAULT_EMBEDDING = "int4"
 def _externalise_weights(graph: Path) -> None:
     """Move the graph's weights into `<graph>.data` beside it. ONNX Runtime maps that file
     instead of copying the weights out of the parsed model, so once it has prepacked them the
-    session holds ~70 MB less (`bench/ort_session_options.py`: the decoder session alone, 239 ->
-    169 MB over the loaded runtime); the build record lists the file with its size and hash."""
+    session holds ~70 MB less (`bench/ort_session_options.py --weights-file`: the decoder session
+    alone adds 169 MB instead of 239); the build record lists the file with its size and hash."""
     model = onnx.load(str(graph))
     onnx.save_model(model, str(graph), save_as_external_data=True, all_tensors_to_one_file=True,
                     location=graph.name + ".data", size_threshold=1024)
