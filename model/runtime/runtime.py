@@ -77,8 +77,9 @@ def session_options(threads: int | None, spin: bool) -> ort.SessionOptions:
         options.intra_op_num_threads = int(threads)
     options.log_severity_level = 3
     # no memory arena: it keeps the largest activations any call needed (a prefill's attention
-    # scores, a batch of embeddings) resident for the process's life, ~75 MB with the smol
-    # decoder; freed buffers go back to the allocator (`bench/ort_session_options.py`)
+    # scores, a batch of embeddings) resident for the process's life, 47 MB after three smol
+    # completions and an embedding batch; freed buffers go back to the allocator
+    # (`bench/ort_session_options.py`, no slower)
     options.enable_cpu_mem_arena = False
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     if not spin:

@@ -47,7 +47,8 @@ DECODER_MANIFEST = "decoder.json"
 DECODER_TOKENIZER = "decoder_tokenizer.json"
 ENC_TOKENIZER = "encoder_tokenizer.json"
 OPSET = 17
-DECODER_BUILD_VERSION = 3  # 2: fused graph, 8-bit block weights; 3: weights in an external file (older builds are rebuilt)
+# 2: fused graph, 8-bit block weights; 3: the weights in an external file (older builds are rebuilt)
+DECODER_BUILD_VERSION = 3
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likelihood re-rank (cost)
 # Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
