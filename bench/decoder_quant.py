@@ -11,7 +11,9 @@ output channel), `fused-int8b32` / `fused-int8b128` (8-bit `MatMulNBits`, blocks
 int8 activations per block), `fused-int4` (layer weights int4
 `MatMulNBits`, output projection int8), `fused-int4a` (the same with a zero point per block),
 `fused-int4hqq` (zero points fitted by HQQ); the embedding table is int4 but in
-`fused-int8b128-e8` (int8 rows, a scale per row) and `fused-int8b128-e32` (fp32) and `fused-int4-head4` (both int4). Each variant is built once from the installed wheel into
+`fused-int8b128-e8` (int8 rows, a scale per row) and `fused-int8b128-e32` (fp32) and `fused-int4-head4` (both int4);
+`fused-int8b128-kv16` is `fused-int8b128` with a float16 self-attention cache (the others keep
+it float32). Each variant is built once from the installed wheel into
 `<cache>/bench-decoders/<variant>-<key>` and measured in its own process, one after another:
 - ms per prefilled token (a 384-token prompt from an empty cache) and per generated token
   (greedy steps after it), medians of `--repeats`;
@@ -45,7 +47,8 @@ VARIANTS = {"traced-int8": ("traced", "int8", "fp32"), "fused-fp32": ("fused", "
             "fused-int4hqq": ("fused", "int4-hqq", "int8"),
             "fused-int8b128-e8": ("fused", "int8-block", "int8", 128, "int8"),
             "fused-int8b128-e32": ("fused", "int8-block", "int8", 128, "fp32"),
-            "fused-int4-head4": ("fused", "int4", "int4")}
+            "fused-int4-head4": ("fused", "int4", "int4"),
+            "fused-int8b128-kv16": ("fused", "int8-block", "int8", 128, "int4", "float16")}
 BASELINE = "traced-int8"
 REFERENCE = "fused-fp32"
 
@@ -62,7 +65,7 @@ def built_variant(bundle: Path, variant: str) -> Path:
         graph, weights, head, *rest = VARIANTS[variant]
         t0 = time.perf_counter()
         build_decoder(bundle, out, weights=weights, head=head, graph=graph, block_size=rest[0] if rest else 32,
-                      embedding=rest[1] if len(rest) > 1 else "int4")
+                      embedding=rest[1] if len(rest) > 1 else "int4", kv_cache=rest[2] if len(rest) > 2 else "float32")
         print(f"built {variant} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
 
@@ -92,17 +95,26 @@ def timings(runtime: Any, tokens: int, steps: int, repeats: int) -> dict[str, fl
     ids = prompt_ids(runtime, tokens)
     prefill, decode = [], []
     for _ in range(repeats):
+        # the runtime's path: the fused graph fills a preallocated cache in place (`advance`),
+        # the traced one copies its cache in and out (`step`)
+        buf = g.new_buffer(len(ids) + steps) if g.shares_buffer else None
         t0 = time.perf_counter()
-        logits, past = g.step([ids], g.empty_past(1), cross, emask)
+        if buf is not None:
+            logits = g.advance(ids, buf, cross, emask)
+        else:
+            logits, past = g.step([ids], g.empty_past(1), cross, emask)
         prefill.append((time.perf_counter() - t0) * 1000 / len(ids))
         for _ in range(steps):
-            tok = int(np.argmax(logits[0]))
+            tok = int(np.argmax(logits[-1]))
             t0 = time.perf_counter()
-            logits, past = g.step([[tok]], past, cross, emask)
+            if buf is not None:
+                logits = g.advance([tok], buf, cross, emask)
+            else:
+                logits, past = g.step([[tok]], past, cross, emask)
             decode.append((time.perf_counter() - t0) * 1000)
     return {"prefill_ms_per_token": round(statistics.median(prefill), 3),
             "decode_ms_per_token": round(statistics.median(decode), 2), "prompt_tokens": len(ids),
-            "decode_steps": steps * repeats}
+            "decode_steps": steps * repeats, "cache": "in place" if g.shares_buffer else "copied"}
 
 
 def measure_one(args: argparse.Namespace) -> dict[str, Any]:

@@ -133,19 +133,39 @@ def _like_chars(q: str) -> list[str]:
 Journal = Callable[[int], "tuple[set[str], set[str]] | None"]
 
 
-class VectorIndex:
-    """The index's embeddings in memory: one float32 matrix of unit rows, scored with one
-    matrix-vector product. Loaded once from the store, then kept in step incrementally from the
-    indexer's change journal (rows of changed files are dropped and re-read, new vectors
-    appended); a full reload only when the journal does not reach back or the change is large.
+SCORE_CHUNK = 1024  # rows widened to float32 at a time when scoring: the fastest of 256-16384 on
+# the standard library's 72k vectors (`python bench/vector_precision.py`, 5.3 ms a search)
 
-    Rows live in `matrix[:n]`; a dropped row keeps its slot with id -1 until a compaction."""
+
+def quantize_rows(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows and one float32 scale per row (symmetric: scale = max |x| / 127) of `vecs`."""
+    vecs = np.asarray(vecs, dtype=np.float32)
+    if vecs.ndim != 2:
+        raise ValueError(f"vectors must be a matrix, not shape {vecs.shape}")
+    scales = (np.abs(vecs).max(axis=1) / 127.0).astype(np.float32) if vecs.size else np.zeros(len(vecs), np.float32)
+    safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
+    rows = np.clip(np.rint(vecs / safe[:, None]), -127, 127).astype(np.int8)
+    return rows, scales
+
+
+class VectorIndex:
+    """The index's embeddings in memory: int8 unit rows with a float32 scale each (a quarter of
+    float32's bytes: 18 MB instead of 72 for the 70k symbols of the standard library), scored
+    with matrix-vector products over chunks widened to float32 (as fast as the float32 product:
+    `python bench/vector_precision.py`, which also shows the ranking unchanged). Loaded once from
+    the store, then kept in step incrementally from the indexer's change journal (rows of
+    changed files are dropped and re-read, new vectors appended); a full reload only when the
+    journal does not reach back or the change is large.
+
+    Rows live in `matrix[:n]` (`scales[:n]`); a dropped row keeps its slot with id -1 and scale
+    0 until a compaction."""
 
     FULL_RELOAD_PATHS = 2000  # more changed files than this: reload everything
 
     def __init__(self) -> None:
         self.ids = np.zeros(0, dtype=np.int64)
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.matrix = np.zeros((0, 0), dtype=np.int8)
+        self.scales = np.zeros(0, dtype=np.float32)
         self.n = 0
         self.dead = 0
         self.version = -1
@@ -157,6 +177,15 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return self.n - self.dead
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the rows, scales and ids (capacity included)."""
+        return self.matrix.nbytes + self.scales.nbytes + self.ids.nbytes
+
+    def vectors(self) -> np.ndarray:
+        """The rows as float32 (de-quantised), `[n, d]`: for checks, not for scoring."""
+        return self.matrix[:self.n].astype(np.float32) * self.scales[:self.n, None]
 
     def refresh(self, store: Store, model: str, version: int, min_interval: float = 2.0,
                 journal: Journal | None = None) -> None:
@@ -178,16 +207,19 @@ class VectorIndex:
             if fresh and model == self.model and len(self):
                 return
             ids, paths, matrix = store.embedding_rows(model)
-            self._set(ids, paths, matrix)
+            rows, scales = quantize_rows(matrix) if len(ids) else (np.zeros((0, 0), np.int8), np.zeros(0, np.float32))
+            del matrix
+            self._set(ids, paths, rows, scales)
             count = len(ids)
-            del ids, paths, matrix
+            del ids, paths, rows, scales
             release_free_memory()  # the load's freed rows would otherwise stay resident
             self.version, self.model = version, model
             self.loaded_at = time.monotonic()
             log.info("loaded %d vectors in %.0f ms", count, (time.perf_counter() - t0) * 1000)
 
-    def _set(self, ids: np.ndarray, paths: list[str], matrix: np.ndarray) -> None:
-        self.ids, self.matrix, self.n, self.dead = ids.copy(), matrix, len(ids), 0
+    def _set(self, ids: np.ndarray, paths: list[str], rows: np.ndarray, scales: np.ndarray) -> None:
+        self.ids, self.matrix, self.scales = ids.copy(), rows, scales
+        self.n, self.dead = len(ids), 0
         self._paths, self._row_of = {}, {}
         for row, (sid, path) in enumerate(zip(ids.tolist(), paths)):
             self._paths.setdefault(path, []).append(row)
@@ -197,7 +229,8 @@ class VectorIndex:
         sid = int(self.ids[row])
         if sid >= 0:
             self.ids[row] = -1
-            self.matrix[row] = 0.0
+            self.matrix[row] = 0
+            self.scales[row] = 0.0
             self._row_of.pop(sid, None)
             self.dead += 1
 
@@ -221,16 +254,20 @@ class VectorIndex:
     def _append(self, ids: np.ndarray, paths: list[str], vecs: np.ndarray) -> None:
         if not len(ids):
             return
+        rows, scales = quantize_rows(vecs)
         need = self.n + len(ids)
         if self.matrix.size == 0 or need > len(self.matrix):  # grow by half: amortised appends
             cap = max(need, len(self.matrix) * 3 // 2, 256)
-            matrix = np.zeros((cap, vecs.shape[1]), dtype=np.float32)
+            matrix = np.zeros((cap, rows.shape[1]), dtype=np.int8)
+            new_scales = np.zeros(cap, dtype=np.float32)
             if self.n:  # an empty index is (0, 0): nothing to copy (the copy raised a shape error)
                 matrix[:self.n] = self.matrix[:self.n]
+                new_scales[:self.n] = self.scales[:self.n]
             new_ids = np.full(cap, -1, dtype=np.int64)
             new_ids[:self.n] = self.ids[:self.n]
-            self.matrix, self.ids = matrix, new_ids
-        self.matrix[self.n:need] = vecs
+            self.matrix, self.scales, self.ids = matrix, new_scales, new_ids
+        self.matrix[self.n:need] = rows
+        self.scales[self.n:need] = scales
         self.ids[self.n:need] = ids
         for row, (sid, path) in enumerate(zip(ids.tolist(), paths), start=self.n):
             self._paths.setdefault(path, []).append(row)
@@ -240,14 +277,24 @@ class VectorIndex:
     def _compact(self) -> None:
         keep = np.flatnonzero(self.ids[:self.n] >= 0)
         paths = {row: path for path, rows in self._paths.items() for row in rows}
-        self._set(self.ids[keep], [paths[int(r)] for r in keep], self.matrix[keep])
+        self._set(self.ids[keep], [paths[int(r)] for r in keep], self.matrix[keep], self.scales[keep])
+
+    def scores(self, query_vec: np.ndarray) -> np.ndarray:
+        """Cosine of every row `[n]` with `query_vec` (dropped rows score 0)."""
+        q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        out = np.empty(self.n, dtype=np.float32)
+        for start in range(0, self.n, SCORE_CHUNK):
+            stop = min(self.n, start + SCORE_CHUNK)
+            out[start:stop] = self.matrix[start:stop].astype(np.float32) @ q
+        out *= self.scales[:self.n]
+        return out
 
     def nearest(self, query_vec: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The `k` rows most similar to `query_vec` (cosine), best first: (symbol id, score)."""
         with self._lock:
             if len(self) == 0 or query_vec.shape[-1] != self.matrix.shape[1]:
                 return []
-            scores = self.matrix[:self.n] @ np.asarray(query_vec, dtype=np.float32).reshape(-1)
+            scores = self.scores(query_vec)
             ids = self.ids[:self.n]
             if self.dead:
                 scores[ids < 0] = -np.inf

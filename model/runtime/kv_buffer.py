@@ -27,11 +27,14 @@ GROWTH_SLACK = 128  # a buffer that must grow gets room for this many more posit
 
 
 class KVBuffer:
-    """`num_layers` key and value arrays `[1, kv_heads, capacity, head_dim]` (float32), of which
-    the first `length` positions are filled."""
+    """`num_layers` key and value arrays `[1, kv_heads, capacity, head_dim]` of `dtype` (the
+    decoder graph's cache type: float16 for the built decoder, float32 for the traced one), of
+    which the first `length` positions are filled."""
 
-    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, capacity: int = 0) -> None:
+    def __init__(self, num_layers: int, kv_heads: int, head_dim: int, capacity: int = 0,
+                 dtype: Any = np.float32) -> None:
         self.num_layers, self.kv_heads, self.head_dim = num_layers, kv_heads, head_dim
+        self.dtype = np.dtype(dtype)
         self.keys: list[np.ndarray] = []
         self.values: list[np.ndarray] = []
         self.length = 0
@@ -49,8 +52,8 @@ class KVBuffer:
 
     def _allocate(self, capacity: int) -> None:
         shape = (1, self.kv_heads, capacity, self.head_dim)
-        keys = [np.zeros(shape, dtype=np.float32) for _ in range(self.num_layers)]
-        values = [np.zeros(shape, dtype=np.float32) for _ in range(self.num_layers)]
+        keys = [np.zeros(shape, dtype=self.dtype) for _ in range(self.num_layers)]
+        values = [np.zeros(shape, dtype=self.dtype) for _ in range(self.num_layers)]
         n = self.length
         for new, old in zip(keys + values, self.keys + self.values):
             new[:, :, :n] = old[:, :, :n]
@@ -92,13 +95,14 @@ class KVBuffer:
                          for k, v in zip(self.keys, self.values)]
         return self._ort
 
-    def well_formed(self, num_layers: int, kv_heads: int, head_dim: int) -> bool:
-        """True when the arrays are what a cache of this decoder must be: one float32 key and
-        value per layer, `[1, kv_heads, capacity, head_dim]`, capacity >= length >= 0."""
+    def well_formed(self, num_layers: int, kv_heads: int, head_dim: int, dtype: Any = np.float32) -> bool:
+        """True when the arrays are what a cache of this decoder must be: one key and value of
+        `dtype` per layer, `[1, kv_heads, capacity, head_dim]`, capacity >= length >= 0."""
         if len(self.keys) != num_layers or len(self.values) != num_layers or not 0 <= self.length:
             return False
+        want = np.dtype(dtype)
         for a in self.keys + self.values:
-            if (not isinstance(a, np.ndarray) or a.dtype != np.float32 or a.ndim != 4
+            if (not isinstance(a, np.ndarray) or a.dtype != want or a.ndim != 4
                     or a.shape[:2] != (1, kv_heads) or a.shape[3] != head_dim
                     or a.shape[2] != self.keys[0].shape[2] or not a.flags.c_contiguous):
                 return False
@@ -112,7 +116,7 @@ class KVBuffer:
     def from_past(cls, past: Sequence[KV], kv_heads: int, head_dim: int, capacity: int = 0) -> "KVBuffer":
         """A buffer holding a copy of `past` (`(key, value)` per layer, batch 1)."""
         total = past[0][0].shape[2] if past else 0
-        buf = cls(len(past), kv_heads, head_dim, max(capacity, total))
+        buf = cls(len(past), kv_heads, head_dim, max(capacity, total), past[0][0].dtype if past else np.float32)
         buf.write(past, 0)
         return buf
 

@@ -12,7 +12,7 @@ The prompt is always tokenised whole, so the reused ids are exactly those of a f
 tokenisation: a token boundary that moved at the edit point shows up as a differing id and
 everything from it on is recomputed. Key/value rows at position i depend only on ids[0..i]
 (causal attention), so reuse is exact. An entry is checked before use (one array pair per layer,
-float32, `[1, kv_heads, capacity, head_dim]`, filled to exactly `len(ids)`, finite values in the
+of the decoder's cache type, `[1, kv_heads, capacity, head_dim]`, filled to exactly `len(ids)`, finite values in the
 reused part); one that fails is dropped, never used. Memory is bounded by `max_bytes` over all
 entries (their buffers' capacity; least recently used evicted first); an entry over the bound
 alone is not stored.
@@ -51,8 +51,9 @@ class PrefixCache:
     """Thread-safe LRU of (prompt ids, KV cache) per key."""
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, max_entries: int = 8,
-                 max_bytes: int = 64 << 20) -> None:
+                 max_bytes: int = 64 << 20, dtype: Any = np.float32) -> None:
         self.num_layers, self.kv_heads, self.head_dim = num_layers, kv_heads, head_dim
+        self.dtype = np.dtype(dtype)
         self.max_entries = max(0, int(max_entries))
         self.max_bytes = max(0, int(max_bytes))
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -64,7 +65,7 @@ class PrefixCache:
     def valid(self, ids: Sequence[int], buf: KVBuffer, finite_upto: int = 0) -> bool:
         """True when `buf` is a well-formed cache of exactly `ids` (layers, shapes, dtype, filled
         length) whose first `finite_upto` positions hold finite numbers."""
-        return (isinstance(buf, KVBuffer) and buf.well_formed(self.num_layers, self.kv_heads, self.head_dim)
+        return (isinstance(buf, KVBuffer) and buf.well_formed(self.num_layers, self.kv_heads, self.head_dim, self.dtype)
                 and buf.length == len(ids) and buf.finite(min(finite_upto, len(ids))))
 
     # ---- use --------------------------------------------------------------------------------

@@ -37,6 +37,12 @@ class SmolGraphs:
             self.has_rows = "logits_rows" in {i.name for i in decoder.get_inputs()} and "row_logits" in self.dec_out
             # its GroupQueryAttention appends to a shared past/present buffer in place
             self.shares_buffer = self.has_rows
+        # the self-attention cache's element type (float16 in the built decoder)
+        self.kv_dtype = np.dtype(np.float32)
+        if decoder is not None:
+            past = {i.name: i.type for i in decoder.get_inputs()}.get("past_key_values.0.key")
+            if past == "tensor(float16)":
+                self.kv_dtype = np.dtype(np.float16)
 
     # ---- encoder ----------------------------------------------------------------------------
     def encode(self, rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -60,12 +66,12 @@ class SmolGraphs:
     # ---- decoder ----------------------------------------------------------------------------
     def empty_past(self, batch: int) -> list[KV]:
         c = self.config
-        z = np.zeros((batch, c.num_kv_heads, 0, c.head_dim), dtype=np.float32)
+        z = np.zeros((batch, c.num_kv_heads, 0, c.head_dim), dtype=self.kv_dtype)
         return [(z, z) for _ in range(c.num_layers)]
 
     def new_buffer(self, capacity: int = 0) -> KVBuffer:
         c = self.config
-        return KVBuffer(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
+        return KVBuffer(c.num_layers, c.num_kv_heads, c.head_dim, capacity, self.kv_dtype)
 
     def advance(self, ids: Sequence[int], buf: KVBuffer, cross: list[KV], enc_mask: np.ndarray,
                 rows: int = 1) -> np.ndarray:

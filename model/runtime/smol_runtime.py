@@ -51,10 +51,11 @@ OPSET = 17
 DECODER_BUILD_VERSION = 3
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
 RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likelihood re-rank (cost)
-# Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2, so 96 MB
-# holds three documents at the server's 512-640-token windows (~25-32 MB each).
+# Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2's float32
+# cache, so 96 MB holds three documents at the server's 512-640-token windows (~25-32 MB each);
+# a float16 cache (a build choice) gets half the bytes.
 PREFIX_CACHE_ENTRIES = 3
-PREFIX_CACHE_BYTES = 96 << 20
+PREFIX_CACHE_BYTES = 48 << 20
 # Prompt tokens of a completion when the caller sets none (the server passes its own budget):
 # on 200 held-out stdlib lines EM / ES were 23.0 / 53.7 at 384 tokens, 25.0 / 55.4 at 768 and
 # 25.5 / 55.2 at 1024 (`bench/prompt_budget.py`, `bench/results/prompt_budget.json`)
@@ -152,7 +153,8 @@ class SmolRuntime:
         self._enc_cache: OrderedDict[str, tuple[list[KV], np.ndarray]] = OrderedDict()
         self._enc_lock = threading.Lock()
         self.prefix_cache = PrefixCache(config.num_layers, config.num_kv_heads, config.head_dim,
-                                        PREFIX_CACHE_ENTRIES, PREFIX_CACHE_BYTES)
+                                        PREFIX_CACHE_ENTRIES,
+                                        PREFIX_CACHE_BYTES * graphs.kv_dtype.itemsize // 2, graphs.kv_dtype)
         if self.has_decoder:
             assert tokenizers is not None
             vocab = tokenizers.dec_vocab_size

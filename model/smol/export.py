@@ -233,6 +233,11 @@ DEFAULT_WEIGHTS = "int8-block"
 DEFAULT_HEAD = "int8"
 DEFAULT_BLOCK = 128
 DEFAULT_EMBEDDING = "int4"
+# bench/decoder_quant.py (bench/results/decoder_quant_kv16.json): a float16 self-attention cache
+# halves the prompt cache's bytes but ONNX Runtime's GroupQueryAttention converts it back to
+# float32 inside each step, which made a step at 640 cached tokens slower (9.4 vs 8.9 ms), so the
+# build keeps float32 and float16 is a choice
+DEFAULT_KV_CACHE = "float32"
 
 
 def _externalise_weights(graph: Path) -> None:
@@ -248,13 +253,14 @@ def _externalise_weights(graph: Path) -> None:
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
                   max_diff: float = 2e-3, weights: str = DEFAULT_WEIGHTS, head: str = DEFAULT_HEAD,
                   graph: str = "fused", block_size: int = DEFAULT_BLOCK,
-                  embedding: str = DEFAULT_EMBEDDING) -> Path:
+                  embedding: str = DEFAULT_EMBEDDING, kv_cache: str = DEFAULT_KV_CACHE) -> Path:
     """Build the decoder graph of `bundle` into `out` (atomic). `model_dir` (a smol model
     directory) supplies the decoder weights instead of the import cache (tests).
 
     `graph` "fused" writes the graph with ONNX Runtime's fused ops (`fused_graph`) and
     quantises it weight-only: layer MatMuls to `weights`, the output projection to `head`
-    (each "int4", "int8" or "fp32"). "traced" is the torch export with dynamic int8
+    (each "int4", "int8" or "fp32"), and the self-attention cache to `kv_cache` ("float16"
+    or "float32"; `fused_graph.half_kv_cache`). "traced" is the torch export with dynamic int8
     (`weights` "int8") or none ("fp32"): the earlier graph, kept as the benchmarks' baseline."""
     from model.smol.fused_graph import WEIGHT_CHOICES
 
@@ -262,6 +268,12 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
         raise ValueError(f"graph must be one of {GRAPH_CHOICES}, not {graph!r}")
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
         raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
+    from model.smol.fused_graph import KV_CACHE_CHOICES
+
+    if kv_cache not in KV_CACHE_CHOICES:
+        raise ValueError(f"kv_cache must be one of {KV_CACHE_CHOICES}, not {kv_cache!r}")
+    if graph == "traced" and kv_cache != "float32":
+        kv_cache = "float32"  # the traced graph's cache is what torch traced: float32
     if graph == "traced" and weights not in ("int8", "fp32"):
         raise ValueError("the traced graph is quantised to int8 (dynamic) or not at all")
     bundle, out = Path(bundle), Path(out)
@@ -317,6 +329,13 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
             quantize(fp32, final)
             quantization = {"method": "onnxruntime.quantize_dynamic", "weights": "int8"}
             fp32.unlink()
+        if kv_cache == "float16":
+            from model.smol.fused_graph import half_kv_cache
+
+            halved = onnx.load(str(final))
+            half_kv_cache(halved)
+            onnx.save_model(halved, str(final))
+        quantization["kv_cache"] = kv_cache
         _externalise_weights(final)
         shutil.copyfile(dec_tokenizer, tmp / DECODER_TOKENIZER)
         record = {"format": "codet5p-lsp-smol-decoder", "key": decoder_build_key(manifest),

@@ -348,3 +348,42 @@ def _quantize_dynamic(model: onnx.ModelProto, dst: str | Path, nodes: set[str], 
         root.setLevel(level)
     return {"method": "onnxruntime.quantize_dynamic", "weights": "int8", "per_channel": per_channel,
             "head": head, "embedding": "int8" if embedding else "fp32"}
+
+
+KV_CACHE_CHOICES = ("float16", "float32")
+
+
+def half_kv_cache(model: onnx.ModelProto) -> int:
+    """Make the self-attention cache of a fused decoder graph float16, in place: each
+    `GroupQueryAttention` reads its packed QKV cast to float16 (rotary caches float16 too),
+    `past_key_values.*` in and `present.*` out become float16, and the attention output is cast
+    back to float32 before `o_proj`. Everything else stays float32. Returns the number of
+    attention nodes changed.
+
+    The cache is what a decode step reads most after the weights: 46 KB a position in float32,
+    all of it every step, and the prompt cache holds it per document. Float16 halves both, as
+    llama.cpp's default cache does."""
+    graph = model.graph
+    gqa = [n for n in graph.node if n.op_type == "GroupQueryAttention"]
+    if not gqa:
+        raise ValueError("no GroupQueryAttention node: only the fused decoder graph has a cache to halve")
+    rotary = {n.input[i] for n in gqa for i in (7, 8) if len(n.input) > i and n.input[i]}
+    for init in graph.initializer:
+        if init.name in rotary and init.data_type == TensorProto.FLOAT:
+            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name)
+            init.CopyFrom(half)
+    for node in gqa:
+        at = list(graph.node).index(node)
+        src, out = node.input[0], node.output[0]
+        cast_in = helper.make_node("Cast", [src], [f"{node.name}/qkv_fp16"], name=f"{node.name}/cast_in",
+                                   to=TensorProto.FLOAT16)
+        node.input[0] = cast_in.output[0]
+        node.output[0] = f"{out}/fp16"
+        cast_out = helper.make_node("Cast", [node.output[0]], [out], name=f"{node.name}/cast_out",
+                                    to=TensorProto.FLOAT)
+        graph.node.insert(at, cast_in)
+        graph.node.insert(at + 2, cast_out)
+    for value in list(graph.input) + list(graph.output):
+        if value.name.startswith(("past_key_values.", "present.")):
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
+    return len(gqa)

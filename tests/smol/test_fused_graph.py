@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from model.runtime.smol_graphs import SmolGraphs
-from model.smol.export import DEFAULT_WEIGHTS
-from model.smol.fused_graph import build_fused_decoder, quantize_weights
+from model.smol.export import DEFAULT_KV_CACHE, DEFAULT_WEIGHTS
+from model.smol.fused_graph import build_fused_decoder, half_kv_cache, quantize_weights
 from model.smol.model_dir import load_smol_dir
 
 
@@ -142,7 +142,39 @@ def test_build_records_graph_and_quantisation(smol_bundle: Path) -> None:
     record = json.loads((smol_bundle / "decoder" / "decoder.json").read_text())
     assert record["graph_kind"] == "fused"
     assert record["quantization"]["weights"] == DEFAULT_WEIGHTS
+    assert record["quantization"]["kv_cache"] == DEFAULT_KV_CACHE
     assert max(record["parity"].values()) < 2e-3
+
+
+def test_float16_cache_follows_the_float32_one(tiny, tmp_path: Path) -> None:
+    """`half_kv_cache` makes the cache float16 in and out (half the bytes a position) and the
+    logits stay those of the float32 cache within float16 rounding, through the cache and on
+    a shared in-place buffer."""
+    model, path = tiny
+    c = model.model_config
+    halved = onnx.load(str(path))
+    assert half_kv_cache(halved) == c.num_layers
+    out = tmp_path / "decoder.kv16.onnx"
+    onnx.save_model(halved, str(out))
+    full = SmolGraphs(_NoEncoder(), _session(path), c)
+    half = SmolGraphs(_NoEncoder(), _session(out), c)
+    assert full.kv_dtype == np.float32 and half.kv_dtype == np.float16
+    cross, emask = full.cross_inputs(None)
+    ids = [int(i) for i in np.random.default_rng(3).integers(3, c.vocab_size, size=20)]
+    past_f, past_h = full.empty_past(1), half.empty_past(1)
+    buf = half.new_buffer(4)  # grows on the way
+    for start, stop in ((0, 11), (11, 15), (15, 16), (16, 20)):
+        a, past_f = full.step([ids[start:stop]], past_f, cross, emask)
+        b, past_h = half.step([ids[start:stop]], past_h, cross, emask)
+        on_buf = half.advance(ids[start:stop], buf, cross, emask)
+        assert past_h[0][0].dtype == np.float16 and past_h[0][0].shape[2] == stop
+        assert np.abs(a - b).max() < 2e-2 * max(1.0, float(np.abs(a).max()))
+        assert int(a.argmax()) == int(b.argmax())
+        np.testing.assert_allclose(on_buf, b, atol=1e-4)
+    assert buf.keys[0].dtype == np.float16 and buf.nbytes * 2 == sum(
+        a.size * 4 for a in buf.keys + buf.values)
+    with pytest.raises(ValueError, match="GroupQueryAttention"):
+        half_kv_cache(onnx.ModelProto())
 
 
 def test_int8_embedding_rows_stay_close(tiny, tmp_path: Path) -> None:

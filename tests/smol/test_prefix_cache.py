@@ -101,6 +101,17 @@ def test_oversized_cache_is_not_kept() -> None:
     assert list(cache._entries) == ["b"]
 
 
+def test_cache_of_another_element_type_is_refused() -> None:
+    """A float16 prompt cache (the built decoder's) never takes a float32 buffer, and the
+    reverse: the graph would read the bytes as the wrong type."""
+    half = PrefixCache(num_layers=2, kv_heads=1, head_dim=2, dtype=np.float16)
+    assert not half.put("a", list(range(10)), _buffer(2, 1, 2, 10))
+    buf16 = KVBuffer(2, 1, 2, 10, np.float16)
+    buf16.length = 10
+    assert half.put("a", list(range(10)), buf16) and buf16.nbytes == 4 * 64 * 2 * 2
+    assert not PrefixCache(num_layers=2, kv_heads=1, head_dim=2).put("b", list(range(10)), buf16)
+
+
 def test_lru_keeps_at_most_max_entries() -> None:
     cache = PrefixCache(num_layers=1, kv_heads=1, head_dim=2, max_entries=2)
     for key in "abc":
