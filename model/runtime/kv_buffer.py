@@ -39,6 +39,7 @@ class KVBuffer:
         self.values: list[np.ndarray] = []
         self.length = 0
         self._ort: list[tuple[Any, Any]] | None = None
+        self._binding: tuple[int, Any] | None = None  # (id of the session, its IOBinding)
         self._allocate(_rounded(capacity))
 
     # ---- size -------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ class KVBuffer:
         n = self.length
         for new, old in zip(keys + values, self.keys + self.values):
             new[:, :, :n] = old[:, :, :n]
-        self.keys, self.values, self._ort = keys, values, None
+        self.keys, self.values, self._ort, self._binding = keys, values, None, None
 
     def reserve(self, total: int) -> None:
         """Make room for `total` positions (the filled ones are kept)."""
@@ -95,6 +96,20 @@ class KVBuffer:
                          for k, v in zip(self.keys, self.values)]
         return self._ort
 
+    def binding(self, session: Any) -> Any:
+        """An IOBinding of `session` with every layer's past and present bound to this buffer's
+        memory, made once per allocation: a decode step then rebinds only its few small inputs
+        instead of 4 x layers cache values (~0.3 ms a call for 30 layers)."""
+        if self._binding is None or self._binding[0] != id(session):
+            binding = session.io_binding()
+            for i, (k, v) in enumerate(self.ort_values()):
+                binding.bind_ortvalue_input(f"past_key_values.{i}.key", k)
+                binding.bind_ortvalue_input(f"past_key_values.{i}.value", v)
+                binding.bind_ortvalue_output(f"present.{i}.key", k)
+                binding.bind_ortvalue_output(f"present.{i}.value", v)
+            self._binding = (id(session), binding)
+        return self._binding[1]
+
     def well_formed(self, num_layers: int, kv_heads: int, head_dim: int, dtype: Any = np.float32) -> bool:
         """True when the arrays are what a cache of this decoder must be: one key and value of
         `dtype` per layer, `[1, kv_heads, capacity, head_dim]`, capacity >= length >= 0."""
@@ -109,8 +124,9 @@ class KVBuffer:
         return self.length <= self.capacity
 
     def finite(self, n: int) -> bool:
-        """True when the first `n` positions hold finite numbers in every layer."""
-        return all(np.isfinite(a[:, :, :n]).all() for a in self.keys + self.values)
+        """True when the first `n` positions hold finite numbers in every layer (a sum is NaN or
+        infinite when any element is: one pass, no temporary array)."""
+        return all(np.isfinite(a[:, :, :n].sum()) for a in self.keys + self.values)
 
     @classmethod
     def from_past(cls, past: Sequence[KV], kv_heads: int, head_dim: int, capacity: int = 0) -> "KVBuffer":

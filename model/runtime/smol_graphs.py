@@ -10,6 +10,7 @@ position with a zero mask: the decoder-only mode, where the cross-attention adds
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ class SmolGraphs:
         self.decoder = decoder
         self.config = config
         self.enc_out = [o.name for o in encoder.get_outputs()]
+        self._scratch = threading.local()  # per thread: the logits rows `advance` has written into
         self.cross_names = [f"cross.{i}.{kv}" for i in config.cross_layers for kv in ("key", "value")]
         if decoder is not None:
             self.dec_out = [o.name for o in decoder.get_outputs()]
@@ -87,7 +89,7 @@ class SmolGraphs:
             buf.write(out["past"], n)
             return out["row_logits"][0] if rows != 1 else out["logits"]
         buf.reserve(n + t)
-        binding = self.decoder.io_binding()
+        binding = buf.binding(self.decoder)  # the cache is bound once per allocation
         binding.bind_cpu_input("input_ids", np.asarray([ids], dtype=np.int64))
         binding.bind_cpu_input("attention_mask", np.ones((1, n + t), dtype=np.int64))
         binding.bind_cpu_input("encoder_attention_mask", np.ascontiguousarray(enc_mask, dtype=np.int64))
@@ -95,16 +97,22 @@ class SmolGraphs:
         for (k, v), i in zip(cross, self.config.cross_layers):
             binding.bind_cpu_input(f"cross.{i}.key", np.ascontiguousarray(k, dtype=np.float32))
             binding.bind_cpu_input(f"cross.{i}.value", np.ascontiguousarray(v, dtype=np.float32))
-        for i, (k, v) in enumerate(buf.ort_values()):
-            binding.bind_ortvalue_input(f"past_key_values.{i}.key", k)
-            binding.bind_ortvalue_input(f"past_key_values.{i}.value", v)
-            binding.bind_ortvalue_output(f"present.{i}.key", k)
-            binding.bind_ortvalue_output(f"present.{i}.value", v)
-        binding.bind_output("row_logits")
+        r = max(1, min(rows, t))
+        out = self._logits_rows(r)
+        binding.bind_ortvalue_output("row_logits", _ortvalue(out))
         self.decoder.run_with_iobinding(binding)
         buf.length = n + t
-        logits = binding.get_outputs()[-1].numpy()
-        return logits.reshape(-1, logits.shape[-1])
+        # written in place (no wrapping of every bound output to find this one); copied, as the
+        # scratch rows are the next call's output
+        return out[0].copy()
+
+    def _logits_rows(self, rows: int) -> np.ndarray:
+        """This thread's `[1, rows, V]` float32 output array (a prefix of one grown as needed)."""
+        vocab = self.config.vocab_size
+        scratch = getattr(self._scratch, "rows", None)
+        if scratch is None or scratch.shape[1] < rows:
+            scratch = self._scratch.rows = np.empty((1, max(rows, 8), vocab), dtype=np.float32)
+        return scratch[:, :rows]
 
     def run(self, ids: Sequence[Sequence[int]] | np.ndarray, past: list[KV], cross: list[KV],
             enc_mask: np.ndarray, attention_mask: np.ndarray | None = None, rows: int = 1) -> dict[str, Any]:
@@ -140,3 +148,9 @@ class SmolGraphs:
         """Last-position logits [b, V] and the grown cache."""
         out = self.run(ids, past, cross, enc_mask)
         return out["logits"], out["past"]
+
+
+def _ortvalue(array: np.ndarray) -> Any:
+    import onnxruntime as ort
+
+    return ort.OrtValue.ortvalue_from_numpy(array)

@@ -235,7 +235,7 @@ DEFAULT_BLOCK = 128
 DEFAULT_EMBEDDING = "int4"
 # bench/decoder_quant.py (bench/results/decoder_quant_kv16.json): a float16 self-attention cache
 # halves the prompt cache's bytes but ONNX Runtime's GroupQueryAttention converts it back to
-# float32 inside each step, which made a step at 640 cached tokens slower (9.4 vs 8.9 ms), so the
+# float32 inside each step, which made a step at 640 cached tokens slower (12.4 vs 8.2 ms), so the
 # build keeps float32 and float16 is a choice
 DEFAULT_KV_CACHE = "float32"
 

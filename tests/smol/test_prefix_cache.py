@@ -163,3 +163,30 @@ def test_buffer_steps_equal_copied_cache_steps(rt: SmolRuntime) -> None:
     for (k, v), (bk, bv) in zip(past, buf.views()):
         np.testing.assert_allclose(bk, k, atol=1e-6)
         np.testing.assert_allclose(bv, v, atol=1e-6)
+
+
+def test_cache_is_bound_once_per_allocation_and_logits_are_not_aliased(rt: SmolRuntime) -> None:
+    """`advance` binds a buffer's cache once (a new binding only when the buffer grows), and the
+    logits it returns stay as they were after later calls (its output rows are reused)."""
+    graphs = rt.graphs
+    cross, emask = graphs.cross_inputs(None)
+    ids = rt.pair.dec_encode(EDITS[2] * 4)
+    buf = graphs.new_buffer(6)
+    assert len(ids) > buf.capacity
+    first = graphs.advance(ids[:5], buf, cross, emask)
+    kept = first.copy()
+    binding = buf.binding(graphs.decoder)
+    graphs.advance(ids[5:6], buf, cross, emask)
+    assert buf.binding(graphs.decoder) is binding
+    graphs.advance(ids[6:], buf, cross, emask, rows=3)  # grows the buffer
+    assert buf.binding(graphs.decoder) is not binding
+    np.testing.assert_array_equal(first, kept)
+    full = graphs.new_buffer(len(ids))
+    np.testing.assert_allclose(graphs.advance(ids, full, cross, emask, rows=3),
+                               _rows_again(graphs, ids, cross, emask), atol=1e-5)
+
+
+def _rows_again(graphs, ids, cross, emask) -> np.ndarray:
+    buf = graphs.new_buffer(4)
+    graphs.advance(ids[:-3], buf, cross, emask)
+    return graphs.advance(ids[-3:], buf, cross, emask, rows=3)
