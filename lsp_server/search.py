@@ -138,13 +138,21 @@ SCORE_CHUNK = 1024  # rows widened to float32 at a time when scoring: the fastes
 
 
 def quantize_rows(vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """int8 rows and one float32 scale per row (symmetric: scale = max |x| / 127) of `vecs`."""
+    """int8 rows and one float32 scale per row (symmetric: scale = max |x| / 127) of `vecs`,
+    a chunk of rows at a time (the float32 temporaries stay small next to a 100 MB matrix)."""
     vecs = np.asarray(vecs, dtype=np.float32)
     if vecs.ndim != 2:
         raise ValueError(f"vectors must be a matrix, not shape {vecs.shape}")
-    scales = (np.abs(vecs).max(axis=1) / 127.0).astype(np.float32) if vecs.size else np.zeros(len(vecs), np.float32)
-    safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
-    rows = np.clip(np.rint(vecs / safe[:, None]), -127, 127).astype(np.int8)
+    rows = np.empty(vecs.shape, dtype=np.int8)
+    scales = np.zeros(len(vecs), dtype=np.float32)
+    for start in range(0, len(vecs), SCORE_CHUNK):
+        part = vecs[start:start + SCORE_CHUNK]
+        if not part.size:
+            continue
+        scale = np.abs(part).max(axis=1) / np.float32(127.0)
+        scales[start:start + len(part)] = scale
+        safe = np.where(scale > 0, scale, np.float32(1.0))
+        rows[start:start + len(part)] = np.clip(np.rint(part / safe[:, None]), -127, 127)
     return rows, scales
 
 
