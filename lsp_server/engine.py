@@ -216,6 +216,9 @@ class Engine:
             except Exception as exc:  # status must never fail
                 log.debug("counts failed: %s", exc)
         p50 = statistics.median(self._latencies) if self._latencies else None
+        vectors = list(self.vectors.values())
+        counts["vectorsLoaded"] = sum(len(v) for v in vectors)  # in memory, for sentence search
+        counts["vectorBytes"] = sum(v.nbytes for v in vectors)
         return {
             "model": {"state": self.model_state, "message": self.model_message,
                       "path": str(self.resolved_model_path or self.options.model.path or ""),

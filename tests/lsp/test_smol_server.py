@@ -50,6 +50,9 @@ async def test_every_feature_runs_the_smol_model(workspace: Path, smol_bundle: P
         assert hover is not None and "count_books" in hover.contents.value
         hits = await s.client.workspace_symbol_async(lsp.WorkspaceSymbolParams(query="read the configuration file"))
         assert hits and len(hits) > 3  # lexical matches plus embedding neighbours
+        index = (await s.status())["index"]  # the vectors searched are in memory as int8 rows
+        assert 0 < index["vectorsLoaded"] <= index["embeddings"], index
+        assert 0 < index["vectorBytes"] < index["vectorsLoaded"] * 384 * 2, index
     finally:
         await lsp_helpers.stop_session(s)
 
