@@ -28,8 +28,8 @@ GROWTH_SLACK = 128  # a buffer that must grow gets room for this many more posit
 
 class KVBuffer:
     """`num_layers` key and value arrays `[1, kv_heads, capacity, head_dim]` of `dtype` (the
-    decoder graph's cache type: float16 for the built decoder, float32 for the traced one), of
-    which the first `length` positions are filled."""
+    decoder graph's cache type: float32, or float16 for a decoder built with a float16 cache),
+    of which the first `length` positions are filled."""
 
     def __init__(self, num_layers: int, kv_heads: int, head_dim: int, capacity: int = 0,
                  dtype: Any = np.float32) -> None:

@@ -11,9 +11,9 @@ rather than leaving ids that no longer describe the buffer.
 The prompt is always tokenised whole, so the reused ids are exactly those of a full
 tokenisation: a token boundary that moved at the edit point shows up as a differing id and
 everything from it on is recomputed. Key/value rows at position i depend only on ids[0..i]
-(causal attention), so reuse is exact. An entry is checked before use (one array pair per layer,
-of the decoder's cache type, `[1, kv_heads, capacity, head_dim]`, filled to exactly `len(ids)`, finite values in the
-reused part); one that fails is dropped, never used. Memory is bounded by `max_bytes` over all
+(causal attention), so reuse is exact. An entry is checked before use (one array pair per layer
+of the decoder's cache type, `[1, kv_heads, capacity, head_dim]`, filled to exactly `len(ids)`,
+finite values in the reused part); one that fails is dropped, never used. Memory is bounded by `max_bytes` over all
 entries (their buffers' capacity; least recently used evicted first); an entry over the bound
 alone is not stored.
 """

@@ -39,7 +39,7 @@ class SmolGraphs:
             self.has_rows = "logits_rows" in {i.name for i in decoder.get_inputs()} and "row_logits" in self.dec_out
             # its GroupQueryAttention appends to a shared past/present buffer in place
             self.shares_buffer = self.has_rows
-        # the self-attention cache's element type (float16 in the built decoder)
+        # the self-attention cache's element type (float32 unless built with a float16 cache)
         self.kv_dtype = np.dtype(np.float32)
         if decoder is not None:
             past = {i.name: i.type for i in decoder.get_inputs()}.get("past_key_values.0.key")

@@ -55,7 +55,7 @@ RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likeliho
 # cache, so 96 MB holds three documents at the server's 512-640-token windows (~25-32 MB each);
 # a float16 cache (a build choice) gets half the bytes.
 PREFIX_CACHE_ENTRIES = 3
-PREFIX_CACHE_BYTES = 48 << 20
+PREFIX_CACHE_BYTES = 96 << 20  # for a float32 cache
 # Prompt tokens of a completion when the caller sets none (the server passes its own budget):
 # on 200 held-out stdlib lines EM / ES were 23.0 / 53.7 at 384 tokens, 25.0 / 55.4 at 768 and
 # 25.5 / 55.2 at 1024 (`bench/prompt_budget.py`, `bench/results/prompt_budget.json`)
@@ -154,7 +154,7 @@ class SmolRuntime:
         self._enc_lock = threading.Lock()
         self.prefix_cache = PrefixCache(config.num_layers, config.num_kv_heads, config.head_dim,
                                         PREFIX_CACHE_ENTRIES,
-                                        PREFIX_CACHE_BYTES * graphs.kv_dtype.itemsize // 2, graphs.kv_dtype)
+                                        PREFIX_CACHE_BYTES * graphs.kv_dtype.itemsize // 4, graphs.kv_dtype)
         if self.has_decoder:
             assert tokenizers is not None
             vocab = tokenizers.dec_vocab_size

@@ -262,18 +262,16 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
     (each "int4", "int8" or "fp32"), and the self-attention cache to `kv_cache` ("float16"
     or "float32"; `fused_graph.half_kv_cache`). "traced" is the torch export with dynamic int8
     (`weights` "int8") or none ("fp32"): the earlier graph, kept as the benchmarks' baseline."""
-    from model.smol.fused_graph import WEIGHT_CHOICES
+    from model.smol.fused_graph import KV_CACHE_CHOICES, WEIGHT_CHOICES
 
     if graph not in GRAPH_CHOICES:
         raise ValueError(f"graph must be one of {GRAPH_CHOICES}, not {graph!r}")
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
         raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
-    from model.smol.fused_graph import KV_CACHE_CHOICES
-
     if kv_cache not in KV_CACHE_CHOICES:
         raise ValueError(f"kv_cache must be one of {KV_CACHE_CHOICES}, not {kv_cache!r}")
     if graph == "traced" and kv_cache != "float32":
-        kv_cache = "float32"  # the traced graph's cache is what torch traced: float32
+        raise ValueError("the traced graph's cache is what torch traced: float32")
     if graph == "traced" and weights not in ("int8", "fp32"):
         raise ValueError("the traced graph is quantised to int8 (dynamic) or not at all")
     bundle, out = Path(bundle), Path(out)

@@ -196,3 +196,13 @@ def test_int8_embedding_rows_stay_close(tiny, tmp_path: Path) -> None:
     assert np.corrcoef(outs["fp32"][0], outs["int8"][0])[0, 1] > 0.999
     with pytest.raises(ValueError, match="embedding"):
         quantize_weights(path, tmp_path / "x.onnx", "fp32", "fp32", embedding="int2")
+
+
+def test_bad_cache_choice_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
+    from model.smol.export import build_decoder
+
+    with pytest.raises(ValueError, match="kv_cache"):
+        build_decoder(smol_bundle, tmp_path / "d", kv_cache="int8")
+    with pytest.raises(ValueError, match="float32"):
+        build_decoder(smol_bundle, tmp_path / "d", graph="traced", weights="fp32", head="fp32", kv_cache="float16")
+    assert not (tmp_path / "d").exists()
