@@ -31,14 +31,15 @@ def with_accuracy_level(src: Path, dst: Path, level: int) -> None:
     """Copy the graph `src` to `dst` (weights in `dst.data`) with every MatMulNBits at `level`."""
     import onnx
 
+    from model.smol.fused_graph import save_with_external_weights
+
     model = onnx.load(str(src))
     for node in model.graph.node:
         if node.op_type == "MatMulNBits":
             for attr in node.attribute:
                 if attr.name == "accuracy_level":
                     attr.i = level
-    onnx.save_model(model, str(dst), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=dst.name + ".data", size_threshold=1024)
+    save_with_external_weights(model, dst)
 
 
 def main() -> None:

@@ -33,21 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def ranks_of_gold(order_of: list[np.ndarray]) -> list[int]:
-    """1-based rank of row i in the i-th ranking."""
-    return [int(np.flatnonzero(order == i)[0]) + 1 for i, order in enumerate(order_of)]
-
-
-def metrics(ranks: list[int]) -> dict[str, float]:
-    r = np.asarray(ranks, dtype=np.float64)
-    return {"mrr": round(float(np.mean(1.0 / r)), 4), "r@1": round(float(np.mean(r <= 1)), 4),
-            "r@10": round(float(np.mean(r <= 10)), 4)}
-
-
 def quality(data: Path, limit: int, threads: int) -> dict[str, Any]:
     from lsp_server.search import VectorIndex
     from lsp_server.store import blob_to_vector, vector_to_blob
     from model.runtime import Runtime, default_bundle_dir
+    from training.eval.metrics import gold_ranks, retrieval_metrics
 
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()][:limit]
     rt = Runtime.load(str(default_bundle_dir()), threads=threads)
@@ -58,18 +48,18 @@ def quality(data: Path, limit: int, threads: int) -> dict[str, Any]:
     stored = np.vstack([blob_to_vector(vector_to_blob(v), "float16") for v in codes])
     index = VectorIndex()
     index._append(np.arange(len(rows), dtype=np.int64), [f"f{i}.py" for i in range(len(rows))], stored)
-    orders: dict[str, list[np.ndarray]] = {"float32, model vectors": [], "float32 rows after the float16 store": [],
-                                            "VectorIndex int8 rows": []}
-    for q in queries:
-        orders["float32, model vectors"].append(np.argsort(-(codes @ q), kind="stable"))
-        orders["float32 rows after the float16 store"].append(np.argsort(-(stored @ q), kind="stable"))
-        orders["VectorIndex int8 rows"].append(np.asarray([sid for sid, _ in index.nearest(q, len(rows))]))
+    # [queries, pool] scores; the index's are those `VectorIndex.nearest` ranks by (row i = code i)
+    scores = {"float32, model vectors": queries @ codes.T,
+              "float32 rows after the float16 store": queries @ stored.T,
+              "VectorIndex int8 rows": np.vstack([index.scores(q) for q in queries])}
     out: dict[str, Any] = {"rows": len(rows), "embed_seconds": round(embed_s, 1), "systems": {}}
-    ref = orders["float32 rows after the float16 store"]
-    for name, order in orders.items():
-        m = metrics(ranks_of_gold(order))
-        m["same_top10_as_float16_store"] = round(float(np.mean([set(a[:10]) == set(b[:10]) for a, b in zip(order, ref)])), 4)
-        out["systems"][name] = m
+    top10 = {name: np.argsort(-m, axis=1, kind="stable")[:, :10] for name, m in scores.items()}
+    ref = top10["float32 rows after the float16 store"]
+    for name, m in scores.items():
+        row = {k: round(v, 4) for k, v in retrieval_metrics(gold_ranks(m), ks=(1, 10)).items()}
+        row["same_top10_as_float16_store"] = round(float(np.mean(
+            [set(a) == set(b) for a, b in zip(top10[name].tolist(), ref.tolist())])), 4)
+        out["systems"][name] = row
     return out
 
 

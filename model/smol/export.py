@@ -240,16 +240,6 @@ DEFAULT_EMBEDDING = "int4"
 DEFAULT_KV_CACHE = "float32"
 
 
-def _externalise_weights(graph: Path) -> None:
-    """Move the graph's weights into `<graph>.data` beside it. ONNX Runtime maps that file
-    instead of copying the weights out of the parsed model, so once it has prepacked them the
-    session holds ~70 MB less (`bench/ort_session_options.py --weights-file`: the decoder session
-    alone adds 169 MB instead of 239); the build record lists the file with its size and hash."""
-    model = onnx.load(str(graph))
-    onnx.save_model(model, str(graph), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=graph.name + ".data", size_threshold=1024)
-
-
 def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | None = None,
                   max_diff: float = 2e-3, weights: str = DEFAULT_WEIGHTS, head: str = DEFAULT_HEAD,
                   graph: str = "fused", block_size: int = DEFAULT_BLOCK,
@@ -327,14 +317,14 @@ def build_decoder(bundle: str | Path, out: str | Path, model_dir: str | Path | N
             quantize(fp32, final)
             quantization = {"method": "onnxruntime.quantize_dynamic", "weights": "int8"}
             fp32.unlink()
-        if kv_cache == "float16":
-            from model.smol.fused_graph import half_kv_cache
+        from model.smol.fused_graph import half_kv_cache, save_with_external_weights
 
-            halved = onnx.load(str(final))
-            half_kv_cache(halved)
-            onnx.save_model(halved, str(final))
+        written = onnx.load(str(final))
+        if kv_cache == "float16":
+            half_kv_cache(written)
         quantization["kv_cache"] = kv_cache
-        _externalise_weights(final)
+        # the weights go to `<graph>.data`, which the build record lists with its size and hash
+        save_with_external_weights(written, final)
         shutil.copyfile(dec_tokenizer, tmp / DECODER_TOKENIZER)
         record = {"format": "codet5p-lsp-smol-decoder", "key": decoder_build_key(manifest),
                   "bundle_parts_sha256": manifest["decoder_parts"]["sha256"], "source": source,
