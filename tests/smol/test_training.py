@@ -97,3 +97,27 @@ def test_validation_needs_its_pairs(smol_model_dir: Path, pairs: Path, tmp_path:
         train_stage(SmolStageConfig(**{**base, "valid_every": 2}), tmp_path / "a")
     with pytest.raises(ValueError, match="precision"):
         train_stage(SmolStageConfig(**{**base, "precision": "fp8"}), tmp_path / "b")
+
+
+def test_continue_from_runs_only_stage2_from_the_trained_model(smol_model_dir: Path, pairs: Path,
+                                                               tmp_path: Path) -> None:
+    from training.cli import main
+
+    sets = ["steps=2", "batch_size=4", "gen_batch_size=2", "side_batch_size=2", "text_length=16",
+            "code_length=32", "prompt_length=32", "summary_length=8", "code_target_length=16",
+            "valid_every=0", "valid_n=4", "valid_rerank_queries=0", "seed=2"]
+    argv = ["smol-recipe", "--recipe", "smol-gpu", "--device", "cpu", "--work", str(tmp_path / "run"),
+            "--pairs", str(pairs), "--valid", str(pairs), "--continue-from", str(smol_model_dir)]
+    for kv in sets:
+        argv += ["--set", kv]
+    assert main(argv) == 0
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["stage2"]  # no import, no contrastive
+    start, _, _ = load_smol_dir(smol_model_dir)
+    after, _, info = load_smol_dir(tmp_path / "run" / "stage2" / "final")
+    assert info["stages"][-1]["name"] == "stage2"
+    assert json.loads((tmp_path / "run" / "stage2" / "resolved_config.json").read_text())["init_from"] == str(
+        smol_model_dir)
+    assert set(after.state_dict()) == set(start.state_dict())
+    bad = [str(tmp_path / "nowhere") if a == str(smol_model_dir) else a for a in argv]
+    assert main(bad) == 2  # not a model directory
+    assert not (tmp_path / "nowhere").exists()

@@ -6,8 +6,8 @@
 # what it carried, and the last one sets up and trains:
 #
 #   calls 1 .. N-1: bash training/remote/smol_gpu.sh stash .gpu/cK
-#   call N:         bash training/remote/smol_gpu.sh stash .gpu/cN && bash training/remote/smol_gpu.sh setup \
-#                   && OUT=... bash training/remote/smol_gpu.sh train
+#   call N:         export DEADLINE=$(( $(date +%s) + 590 )); bash training/remote/smol_gpu.sh stash .gpu/cN \
+#                   && bash training/remote/smol_gpu.sh setup && OUT=... bash training/remote/smol_gpu.sh train
 #
 # setup joins the payload (sha256 checked), installs the pinned transformers / tokenizers /
 # huggingface_hub / gguf wheels beside the machine's torch, and imports the decoder (GGUF ->
@@ -17,7 +17,9 @@
 # validation scores, configs, the log). FROM=init (default) runs the whole recipe from an initial
 # model; FROM=trained runs one more stage 2 from a trained model (`smol-recipe --continue-from`).
 # TRAIN_LIMIT (seconds, default 520) stops the recipe so that packing always happens: a run cut
-# short returns its best validated model. DEVICE=cpu SCALE=0.01 RECIPE_SET="batch_size=4 ..." is a
+# short returns its best validated model. DEADLINE (epoch seconds) lowers TRAIN_LIMIT so that
+# packing ends by then: setup alone took 55 s on the H200, and a call that runs past the device's
+# per-call limit returns nothing. DEVICE=cpu SCALE=0.01 RECIPE_SET="batch_size=4 ..." is a
 # dry run on a laptop.
 set -uo pipefail
 STASH=${STASH:-/tmp/smol-gpu-stash}
@@ -59,9 +61,15 @@ EOF
     $PY -m training.cli transfer unpack "$STASH"/init.pack.json "$W/run/init" || exit 1
     tar -xJf "$STASH/pairs.tar.xz" -C "$W/pairs" || exit 1
     nproc; free -g | head -2; nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv 2>/dev/null
-    say "unpacked; training"
+    LIMIT=${TRAIN_LIMIT:-520}
+    if [ -n "${DEADLINE:-}" ]; then
+      left=$(( DEADLINE - $(date +%s) - 45 ))  # 45 s for packing
+      [ "$left" -lt "$LIMIT" ] && LIMIT=$left
+      [ "$LIMIT" -gt 60 ] || { echo "DEADLINE leaves ${LIMIT}s: too little to train" >&2; exit 1; }
+    fi
+    say "unpacked; training for at most ${LIMIT}s"
     START=(); [ "${FROM:-init}" = trained ] && START=(--continue-from "$W/run/init")
-    timeout "${TRAIN_LIMIT:-520}" $PY -m training.cli smol-recipe --recipe smol-gpu --work "$W/run" --pairs "$W/pairs/train.jsonl" \
+    timeout "$LIMIT" $PY -m training.cli smol-recipe --recipe smol-gpu --work "$W/run" --pairs "$W/pairs/train.jsonl" \
       --valid "$W/pairs/valid.jsonl" --device "$DEVICE" --scale "$SCALE" "${START[@]}" "${SETS[@]}" > "$W/train.log" 2>&1
     rc=$?
     say "recipe exited $rc"
