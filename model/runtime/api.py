@@ -32,6 +32,12 @@ class GenerationConfig:
     # Greedy decoder-only decoding may check up to this many tokens guessed from the prompt in one
     # decoder call (`model.runtime.draft`; the output is unchanged); 0 turns it off.
     draft_tokens: int = 6
+    # Greedy decoding never repeats an n-gram of its own output of this length (0: off; None: the
+    # task's default, which is off except for summaries: `model.runtime.repetition`).
+    no_repeat_ngram: int | None = None
+    # Smol runtime: no end (end of sequence, line break, quote, sentence end) before this many
+    # generated tokens; None: the task's default (0 except for summaries).
+    min_new_tokens: int | None = None
 
 
 @dataclass

@@ -27,12 +27,13 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
+from model.pysource import strip_docstring
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
 from model.runtime.draft import DraftStats, prompt_lookup
 from model.runtime.prefix_cache import PrefixCache
-from model.pysource import strip_docstring
+from model.runtime.repetition import repeated_ngram_bans
 from model.runtime.smol_graphs import KV, SmolGraphs
 from model.smol.config import SmolConfig
 from model.smol.formats import (SUMMARY_END, TokenizerPair, TokenizerPairError, clip_left,
@@ -50,6 +51,9 @@ OPSET = 17
 # 2: fused graph, 8-bit block weights; 3: the weights in an external file (older builds are rebuilt)
 DECODER_BUILD_VERSION = 3
 SUMMARY_PROMPT_TOKENS = 256  # code tokens (+ cue) the decoder reads for a summary: as trained
+SUMMARY_NO_REPEAT_NGRAM = 3  # no repeated 3-gram in a summary: chosen on validation pairs
+SUMMARY_MIN_TOKENS = 0  # a summary may not end before this many tokens (longer ones scored worse)
+# (both measured by bench/summary_decoding_ab.py)
 RERANK_PROMPT_TOKENS = 128  # the summary prompt of each candidate in a likelihood re-rank (cost)
 # Prompt caches kept for completion (one per document): ~46 KB a token for SmolLM2's float32
 # cache, so 96 MB holds three documents at the server's 512-640-token windows (~25-32 MB each);
@@ -161,6 +165,11 @@ class SmolRuntime:
             pieces = tokenizers.dec.decode_batch([[i] for i in range(vocab)], skip_special_tokens=False)
             self._pieces = pieces
             self._newline_mask = np.array(["\n" in p for p in pieces] + [False] * (config.vocab_size - vocab))
+            # what may end a one-sentence text: a line break, a quote (closing quotes), a sentence
+            # end, end of sequence; banned while fewer than `min_new_tokens` are generated
+            self._ending = np.asarray(sorted({i for i, p in enumerate(pieces) if "\n" in p or '"' in p
+                                              or p.rstrip().endswith((".", "!", "?"))} | set(config.eos_ids)),
+                                      dtype=np.int64)
             specials = [i for i in range(min(vocab, 64)) if tokenizers.dec.id_to_token(i).startswith("<")
                         and i not in config.eos_ids]
             self._banned = np.asarray(specials + list(range(vocab, config.vocab_size)), dtype=np.int64)
@@ -305,6 +314,8 @@ class SmolRuntime:
         reason: StopReason = "max_tokens"
         cut: str | None = None
         consumed = not forced
+        no_repeat = config.no_repeat_ngram or 0
+        shortest = config.min_new_tokens or 0
         while True:
             if config.deadline is not None and time.monotonic() >= config.deadline:
                 reason = "deadline"
@@ -320,6 +331,12 @@ class SmolRuntime:
                     masked = np.full_like(row, -np.inf)
                     masked[allowed] = row[allowed]
                     row = masked
+            if len(ids) < shortest and consumed:
+                row[self._ending] = -np.inf
+            if no_repeat and len(ids) >= no_repeat - 1:
+                bans = repeated_ngram_bans(ids, no_repeat)
+                if bans:
+                    row[bans] = -np.inf
             tok = int(np.argmax(row))
             in_cache = bool(unchecked) and unchecked[0] == tok
             if in_cache:  # the drafted token is the one greedy picks: its keys are already fed
@@ -400,17 +417,27 @@ class SmolRuntime:
                 ids, forced = ids[:-1], last + blank
         return ids, forced
 
-    def complete_function(self, prompt: str, config: GenerationConfig | None = None) -> Generation:
-        """Continue a function from its signature and docstring (HumanEval's decoder-only mode)."""
+    def complete_function(self, prompt: str, config: GenerationConfig | None = None,
+                          encoder_text: str | None = None) -> Generation:
+        """Continue a function from its signature and docstring (HumanEval's decoder-only mode).
+        With `encoder_text` the encoder reads it and the decoder cross-attends to it while it
+        continues the prompt (the encoder-decoder mode, as text->code was trained)."""
         config = dataclasses.replace(config or GenerationConfig(), max_source_length=self.config.max_prefix_length)
-        return self.complete(prompt, "", config)
+        if encoder_text is None:
+            return self.complete(prompt, "", config)
+        budget = self.config.max_prefix_length
+        ids, forced = self.healed_prompt(prompt, budget)
+        return self._generate(ids, forced, encoder_text, config, budget)
 
     def summarize(self, code: str, config: GenerationConfig | None = None) -> Generation:
         """Code -> one-sentence docstring: the decoder reads the code and the summary cue while
         cross-attending to the encoded code."""
         config = config or GenerationConfig()
+        no_repeat = SUMMARY_NO_REPEAT_NGRAM if config.no_repeat_ngram is None else config.no_repeat_ngram
+        shortest = SUMMARY_MIN_TOKENS if config.min_new_tokens is None else config.min_new_tokens
         config = GenerationConfig(max_new_tokens=config.max_new_tokens, stop_at_newline=True,
-                                  stop_strings=(SUMMARY_END,), deadline=config.deadline)
+                                  stop_strings=(SUMMARY_END,), deadline=config.deadline,
+                                  no_repeat_ngram=no_repeat, min_new_tokens=min(shortest, config.max_new_tokens))
         pair = self._need_decoder()
         code = strip_docstring(code)  # dedented, without its docstring: the form it was trained on
         prompt = summary_prompt_ids(pair, code, SUMMARY_PROMPT_TOKENS)

@@ -54,6 +54,51 @@ def test_greedy_decoding_equals_torch(smol_bundle: Path, smol_model_dir: Path) -
     assert gen.token_ids == _torch_greedy(model, pair, prompt, 12, list(rt._banned))
 
 
+def test_no_repeat_ngram_bans_repeats_of_the_output_only(smol_bundle: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    prompt = rt.pair.dec_encode("x = 1\nx = 1\nx = 1\nx = 1\nx =")
+    plain = rt._generate(prompt, "", None, GenerationConfig(max_new_tokens=24), 64).token_ids
+    for n in (2, 3):
+        grams = [tuple(plain[i:i + n]) for i in range(len(plain) - n + 1)]
+        first_repeat = next(i for i, g in enumerate(grams) if g in grams[:i])  # the tiny model loops
+        got = rt._generate(prompt, "", None, GenerationConfig(max_new_tokens=24, no_repeat_ngram=n), 64).token_ids
+        own = [tuple(got[i:i + n]) for i in range(len(got) - n + 1)]
+        assert len(set(own)) == len(own)
+        end = first_repeat + n - 1  # the token that completed the first repeated n-gram
+        assert got[:end] == plain[:end] and got[end] != plain[end]  # nothing changes before it
+        undrafted = GenerationConfig(max_new_tokens=24, no_repeat_ngram=n, draft_tokens=0)
+        assert rt._generate(prompt, "", None, undrafted, 64).token_ids == got  # drafting changes nothing
+    # completion keeps its default (off)
+    assert rt.complete("x = 1\nx =", "", GenerationConfig(max_new_tokens=24)).token_ids == \
+        rt.complete("x = 1\nx =", "", GenerationConfig(max_new_tokens=24, no_repeat_ngram=0)).token_ids
+
+
+def test_min_new_tokens_holds_every_ending_back(smol_bundle: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    ending = set(rt._ending.tolist())
+    assert set(rt.config.eos_ids) <= ending
+    assert {i for i, p in enumerate(rt._pieces) if "\n" in p or p.rstrip().endswith(".")} <= ending
+    prompt = rt.pair.dec_encode("x = 1\n")
+    plain = rt._generate(prompt, "", None, GenerationConfig(max_new_tokens=10), 64).token_ids
+    assert ending & set(plain[:6])  # left alone, the tiny model ends lines at once
+    held = rt._generate(prompt, "", None, GenerationConfig(max_new_tokens=10, min_new_tokens=6), 64).token_ids
+    assert len(held) == 10 and not ending & set(held[:6])
+    full = rt._generate(prompt, "", None, GenerationConfig(max_new_tokens=10, min_new_tokens=10), 64).token_ids
+    assert len(full) == 10 and not ending & set(full)
+
+
+def test_complete_function_with_the_encoder_cross_attends(smol_bundle: Path) -> None:
+    rt = SmolRuntime.load(smol_bundle, threads=1)
+    prompt = 'def add(a, b):\n    """Add two numbers."""\n'
+    config = GenerationConfig(max_new_tokens=12)
+    alone = rt.complete_function(prompt, config)
+    assert alone.token_ids == rt.complete(prompt, "", config).token_ids
+    read = rt.complete_function(prompt, config, encoder_text=prompt)
+    ids, forced = rt.healed_prompt(prompt, rt.config.max_prefix_length)
+    assert read.token_ids == rt._generate(ids, forced, prompt, config, rt.config.max_prefix_length).token_ids
+    assert read.token_ids != alone.token_ids  # the (random) cross-attention changes what is chosen
+
+
 def test_prompt_boundary_is_healed(smol_bundle: Path) -> None:
     rt = SmolRuntime.load(smol_bundle, threads=1)
     prefix = "def add(a, b):\n    "

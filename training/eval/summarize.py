@@ -16,8 +16,10 @@ from training.eval.text import first_sentence
 
 def evaluate_summarize(rows: list[dict[str, Any]], runtime=None, baselines: bool = False,
                        max_new_tokens: int = 48, num_beams: int = 1, data: str = "",
-                       predictions_out: list | None = None) -> TaskReport:
-    """BLEU-4 of each system on `rows` ({"code", "docstring"})."""
+                       predictions_out: list | None = None, no_repeat_ngram: int | None = None,
+                       min_new_tokens: int | None = None) -> TaskReport:
+    """BLEU-4 of each system on `rows` ({"code", "docstring"}); `no_repeat_ngram` and
+    `min_new_tokens` None decode with the runtime's defaults for summaries."""
     codes = [r["code"] for r in rows]
     refs = [first_sentence(r["docstring"]) for r in rows]
     report = TaskReport("summarize", data, len(rows))
@@ -27,7 +29,8 @@ def evaluate_summarize(rows: list[dict[str, Any]], runtime=None, baselines: bool
         else:
             from model.runtime.api import GenerationConfig
 
-            cfg = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=num_beams)
+            cfg = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=num_beams, no_repeat_ngram=no_repeat_ngram,
+                                   min_new_tokens=min_new_tokens)
             t = time.monotonic()
             preds = [first_sentence(runtime.summarize(code, cfg).text) for code in codes]
             report.add("codet5p code->text", {"bleu4": corpus_smoothed_bleu(refs, preds)},
