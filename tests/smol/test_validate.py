@@ -29,6 +29,12 @@ def test_batched_summaries_equal_one_at_a_time(smol_model_dir: Path) -> None:
     assert all(len(ids) == 8 for ids in batched) and len({tuple(ids) for ids in batched}) > 1
     texts = generate_summaries(model, tok, CODES, prompt_length=64, code_length=32, max_new_tokens=8)
     assert len(texts) == len(CODES) and all("\n" not in t and '"""' not in t for t in texts)
+    kw = {**kw, "max_new_tokens": 16}
+    looping = summary_token_ids(model, tok, CODES, batch_size=4, **kw)
+    assert any(len(set(zip(r, r[1:]))) < len(r) - 1 for r in looping)  # the tiny model repeats itself
+    held = summary_token_ids(model, tok, CODES, batch_size=4, no_repeat_ngram=2, **kw)
+    assert held == [summary_token_ids(model, tok, [c], no_repeat_ngram=2, **kw)[0] for c in CODES]
+    assert all(len(set(zip(r, r[1:]))) == len(r) - 1 for r in held)  # per row: no bigram twice
 
 
 def test_retrieval_and_rerank_scores_are_mrrs(smol_model_dir: Path) -> None:

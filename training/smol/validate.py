@@ -20,6 +20,8 @@ import torch
 from model.formats import pad_batch
 from model.smol.formats import TokenizerPair, first_sentence_of_summary, summary_prompt_ids
 from model.runtime.decoding import newline_cut
+from model.runtime.repetition import repeated_ngram_bans
+from model.runtime.smol_runtime import SUMMARY_NO_REPEAT_NGRAM
 from model.smol.modeling import SmolCodeT5p
 from training.data.docstrings import first_sentence
 from training.eval.bleu import corpus_smoothed_bleu
@@ -61,17 +63,19 @@ def encoder_inputs(tok: TokenizerPair, texts: Sequence[str], length: int,
 def generate_summaries(model: SmolCodeT5p, tok: TokenizerPair, codes: Sequence[str], prompt_length: int = 256,
                        code_length: int = 256, max_new_tokens: int = 40, batch_size: int = 64,
                        precision: str = "fp32") -> list[str]:
-    """One-sentence summaries of `codes` (greedy), as the server would show them."""
-    ids = summary_token_ids(model, tok, codes, prompt_length, code_length, max_new_tokens, batch_size, precision)
+    """One-sentence summaries of `codes` (greedy, no repeated 3-gram), as the server would show them."""
+    ids = summary_token_ids(model, tok, codes, prompt_length, code_length, max_new_tokens, batch_size, precision,
+                            no_repeat_ngram=SUMMARY_NO_REPEAT_NGRAM)
     return [first_sentence(first_sentence_of_summary(tok.dec_decode(g))) for g in ids]
 
 
 @torch.no_grad()
 def summary_token_ids(model: SmolCodeT5p, tok: TokenizerPair, codes: Sequence[str], prompt_length: int = 256,
                       code_length: int = 256, max_new_tokens: int = 40, batch_size: int = 64,
-                      precision: str = "fp32", stop: bool = True) -> list[list[int]]:
+                      precision: str = "fp32", stop: bool = True, no_repeat_ngram: int = 0) -> list[list[int]]:
     """Greedy summary token ids per code; a row stops, as the server's does, at an end token, a
-    line break after some text, or closing quotes (`stop=False`: every row runs `max_new_tokens`)."""
+    line break after some text, or closing quotes (`stop=False`: every row runs `max_new_tokens`);
+    `no_repeat_ngram` > 0 bans a token that would repeat an n-gram of the row's output."""
     was_training = model.training
     model.eval()
     device = model.device
@@ -89,7 +93,13 @@ def summary_token_ids(model: SmolCodeT5p, tok: TokenizerPair, codes: Sequence[st
                 generated: list[list[int]] = [[] for _ in chunk]
                 done = [False] * len(chunk)
                 for _ in range(max_new_tokens):
-                    nxt = model.logits(states[:, -1]).float().argmax(-1)
+                    logits = model.logits(states[:, -1]).float()
+                    for i, row in enumerate(generated):
+                        if no_repeat_ngram and not done[i]:
+                            bans = repeated_ngram_bans(row, no_repeat_ngram)
+                            if bans:
+                                logits[i, bans] = -float("inf")
+                    nxt = logits.argmax(-1)
                     for i, t in enumerate(nxt.tolist()):
                         if done[i]:
                             continue
