@@ -10,7 +10,8 @@ build and the baseline), `fused-fp32` (the fused graph unquantised: the quality 
 output channel), `fused-int8b32` / `fused-int8b128` (8-bit `MatMulNBits`, blocks of 32 / 128,
 int8 activations per block), `fused-int4` (layer weights int4
 `MatMulNBits`, output projection int8), `fused-int4a` (the same with a zero point per block),
-`fused-int4hqq` (zero points fitted by HQQ); the embedding table is int4 but in
+`fused-int4hqq` (zero points fitted by HQQ), `fused-q41` (the exact 4-bit copy of the GGUF's Q4_1
+layer weights: blocks of 32 with their offsets, `fused_graph.q41_exact_matmuls`); the embedding table is int4 but in
 `fused-int8b128-e8` (int8 rows, a scale per row) and `fused-int8b128-e32` (fp32) and `fused-int4-head4` (both int4);
 `fused-int8b128-kv16` is `fused-int8b128` with a float16 self-attention cache (the others keep
 it float32). Each variant is built once from the installed wheel into
@@ -44,7 +45,7 @@ VARIANTS = {"traced-int8": ("traced", "int8", "fp32"), "fused-fp32": ("fused", "
             "fused-int8": ("fused", "int8", "int8"), "fused-int8c": ("fused", "int8-channel", "int8"),
             "fused-int8b32": ("fused", "int8-block", "int8", 32), "fused-int8b128": ("fused", "int8-block", "int8", 128),
             "fused-int4": ("fused", "int4", "int8"), "fused-int4a": ("fused", "int4-asym", "int8"),
-            "fused-int4hqq": ("fused", "int4-hqq", "int8"),
+            "fused-int4hqq": ("fused", "int4-hqq", "int8"), "fused-q41": ("fused", "int4-q41", "int8", 128),
             "fused-int8b128-e8": ("fused", "int8-block", "int8", 128, "int8"),
             "fused-int8b128-e32": ("fused", "int8-block", "int8", 128, "fp32"),
             "fused-int4-head4": ("fused", "int4", "int4"),

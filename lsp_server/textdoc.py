@@ -39,14 +39,14 @@ def offset_at(text: str, line: int, character: int) -> int:
     end = text.find("\n", start)
     content = text[start:] if end < 0 else text[start:end]
     content = content.rstrip("\r")
-    width = len(content.encode("utf-16-le")) // 2
+    width = len(content.encode("utf-16-le", "surrogatepass")) // 2
     if character > width:
         raise PositionError(f"column {character} is past the end of line {line} ({width} columns)")
     return start + _utf16_to_index(content, character)
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # a lone surrogate is one unit
 
 
 def word_at(text: str, line: int, character: int) -> tuple[str, int, int] | None:

@@ -229,7 +229,8 @@ def _cross_attention(g: _Builder, c: SmolConfig, w: dict[str, np.ndarray], layer
 
 
 EMBEDDING_CHOICES = ("int4", "int8", "fp32")
-WEIGHT_CHOICES = ("int4", "int4-asym", "int4-hqq", "int8-block", "int8", "int8-channel", "fp32")
+WEIGHT_CHOICES = ("int4", "int4-asym", "int4-hqq", "int4-q41", "int8-block", "int8", "int8-channel", "fp32")
+Q41_BLOCK = 32  # GGUF Q4_1: w = d*q + m per block of 32 inputs, q in 0..15
 
 
 def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-block", head: str = "int8",
@@ -239,7 +240,9 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
     `weights` "int4" / "int8-block": layer MatMuls to 4- or 8-bit `MatMulNBits` (symmetric
     blocks of `block_size`; `accuracy_level` 4 runs them on int8 activations quantised per
     block; "int4-asym": 4-bit with a zero point per block; "int4-hqq": 4-bit with zero points
-    fitted by HQQ, half-quadratic optimisation of the rounding error, needs torch), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
+    fitted by HQQ, half-quadratic optimisation of the rounding error, needs torch; "int4-q41": the
+    exact 4-bit copy of weights that are GGUF Q4_1 de-quantised, as SmolLM2's layers are,
+    `q41_exact_matmuls`, with the trained cross-attention in 8-bit blocks), the output projection to `head` (int4 or int8 `MatMulNBits`), the embedding table
     to int4 `GatherBlockQuantized` (`embedding` "int8": int8 rows with a scale per row, gathered
     then scaled; "fp32": left as it is). "int8"
     ("int8-channel": a scale per output channel): `quantize_dynamic` of the layers, the
@@ -248,6 +251,8 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
 
     if weights not in WEIGHT_CHOICES or head not in WEIGHT_CHOICES:
         raise ValueError(f"weights and head must be one of {WEIGHT_CHOICES}")
+    if head == "int4-q41":
+        raise ValueError("int4-q41 is for the layers' weights (the head is the embedding table)")
     if embedding not in EMBEDDING_CHOICES:
         raise ValueError(f"embedding must be one of {EMBEDDING_CHOICES}")
     model = onnx.load(str(src))
@@ -289,16 +294,75 @@ def quantize_weights(src: str | Path, dst: str | Path, weights: str = "int8-bloc
         model = run(model, 4, {"embed_tokens"}, ("Gather",))
     elif embedding == "int8":
         _int8_embedding(model)
-    if weights != "fp32":
+    if weights == "int4-q41":  # the frozen decoder's own weights; the trained cross-attention: 8-bit blocks
+        own = {n for n in layer_nodes if ".cross_" not in n}
+        q41_exact_matmuls(model, own, accuracy_level)
+        model = run(model, 8, layer_nodes - own, ("MatMul",))
+    elif weights != "fp32":
         model = run(model, 4 if weights.startswith("int4") else 8, layer_nodes, ("MatMul",),
                     symmetric=weights in ("int4", "int8-block"), hqq=weights == "int4-hqq")
     if head != "fp32":
         model = run(model, 4 if head == "int4" else 8, head_nodes, ("MatMul",))
     onnx.save_model(model, str(dst))
-    method = {"int4-asym": "RTN, zero points", "int4-hqq": "HQQ, zero points"}.get(weights, "RTN, symmetric")
+    method = {"int4-asym": "RTN, zero points", "int4-hqq": "HQQ, zero points",
+              "int4-q41": "exact Q4_1: 4-bit blocks of 32 + block offsets"}.get(weights, "RTN, symmetric")
     return {"method": f"onnxruntime MatMulNBits ({method})", "weights": weights, "head": head,
-            "embedding": embedding, "block_size": block_size,
+            "embedding": embedding, "block_size": Q41_BLOCK if weights == "int4-q41" else block_size,
             "accuracy_level": accuracy_level}
+
+
+def q41_blocks(weight: np.ndarray, rtol: float = 1e-5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q uint8 [N, K/32, 32], d float32 [N, K/32], m float32 [N, K/32]) with `weight` [K, N] =
+    d*q + m in each block of 32 along K, q in 0..15: the grid GGUF's Q4_1 puts every block on
+    (its blocks span q = 0..15, so m is the block's minimum and d its range / 15). Raises
+    ValueError when a block is off such a grid by more than `rtol` of its largest magnitude."""
+    k, n = weight.shape
+    if k % Q41_BLOCK:
+        raise ValueError(f"input size {k} is not a multiple of {Q41_BLOCK}")
+    v = weight.T.reshape(n, k // Q41_BLOCK, Q41_BLOCK).astype(np.float64)
+    lo, hi = v.min(-1), v.max(-1)
+    d = (hi - lo) / 15
+    q = np.rint((v - lo[..., None]) / np.where(d > 0, d, 1)[..., None])
+    err = np.abs(lo[..., None] + d[..., None] * q - v).max(-1)
+    off = err > rtol * np.maximum(np.abs(v).max(-1), 1e-30)
+    if off.any():
+        raise ValueError(f"{int(off.sum())} of {off.size} blocks of 32 are not on a 4-bit grid "
+                         "(int4-q41 is for weights de-quantised from GGUF Q4_1)")
+    return q.astype(np.uint8), d.astype(np.float32), lo.astype(np.float32)
+
+
+def q41_exact_matmuls(model: onnx.ModelProto, names: set[str], accuracy_level: int = 4) -> None:
+    """Replace (in place) each MatMul of `names`, whose weight is on a Q4_1 grid (`q41_blocks`),
+    by its exact 4-bit form: `MatMulNBits(x, q, d)` computes x @ d*(q - 8) (no zero point: 8),
+    and `blocksum(x) @ (m + 8d)` adds the rest, since d*q + m = d*(q - 8) + (m + 8d)."""
+    inits = {t.name: t for t in model.graph.initializer}
+    kept: list[onnx.NodeProto] = []
+    for node in model.graph.node:
+        if node.op_type != "MatMul" or node.name not in names:
+            kept.append(node)
+            continue
+        tensor = inits.pop(node.input[1])
+        weight = numpy_helper.to_array(tensor)
+        k, n = weight.shape
+        q, d, m = q41_blocks(weight)
+        model.graph.initializer.remove(tensor)
+        base, x = node.name, node.input[0]
+        model.graph.initializer.extend([
+            numpy_helper.from_array((q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8), f"{base}.q4"),
+            numpy_helper.from_array(d.reshape(-1), f"{base}.scales"),
+            numpy_helper.from_array(np.ascontiguousarray((m + 8 * d).T), f"{base}.offsets"),
+            numpy_helper.from_array(np.array([0, 0, k // Q41_BLOCK, Q41_BLOCK], dtype=np.int64), f"{base}.blocks"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{base}.last")])
+        kept += [
+            helper.make_node("MatMulNBits", [x, f"{base}.q4", f"{base}.scales"], [f"{base}/nbits"], name=base,
+                             domain=MS, K=k, N=n, bits=4, block_size=Q41_BLOCK, accuracy_level=accuracy_level),
+            helper.make_node("Reshape", [x, f"{base}.blocks"], [f"{base}/xb"], name=f"{base}/reshape"),
+            helper.make_node("ReduceSum", [f"{base}/xb", f"{base}.last"], [f"{base}/xsum"], name=f"{base}/blocksum",
+                             keepdims=0),
+            helper.make_node("MatMul", [f"{base}/xsum", f"{base}.offsets"], [f"{base}/offset"], name=f"{base}/offset"),
+            helper.make_node("Add", [f"{base}/nbits", f"{base}/offset"], list(node.output), name=f"{base}/add")]
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
 
 
 def _int8_embedding(model: onnx.ModelProto) -> None:

@@ -206,3 +206,53 @@ def test_bad_cache_choice_is_refused(smol_bundle: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="float32"):
         build_decoder(smol_bundle, tmp_path / "d", graph="traced", weights="fp32", head="fp32", kv_cache="float16")
     assert not (tmp_path / "d").exists()
+
+
+def _on_q41_grid(state: dict) -> dict:
+    """The decoder's layer weights put on GGUF Q4_1's grid (blocks of 32 inputs: d*q + m)."""
+    out = dict(state)
+    for key, w in state.items():
+        if key.startswith("model.layers.") and key.endswith("_proj.weight"):
+            v = w.detach().double().reshape(w.shape[0], -1, 32)
+            lo, hi = v.min(-1, keepdim=True).values, v.max(-1, keepdim=True).values
+            d = (hi - lo) / 15
+            out[key] = (lo + d * torch.round((v - lo) / d)).reshape(w.shape).float()
+    return out
+
+
+def test_exact_q41_copy_computes_the_grid_weights(tmp_path: Path) -> None:
+    from model.smol.config import get_smol_config
+    from model.smol.fused_graph import q41_blocks
+    from model.smol.modeling import SmolCodeT5p
+
+    c = get_smol_config("smol-tiny", d_model=64, num_heads=4, d_ff=128)  # inputs in blocks of 32
+    torch.manual_seed(0)
+    state = _on_q41_grid(SmolCodeT5p(c).state_dict())
+    fp32 = tmp_path / "decoder.onnx"
+    build_fused_decoder(c, state, fp32)
+    w = state["model.layers.0.mlp.down_proj.weight"].numpy().T  # [K, N] as the graph holds it
+    q, d, m = q41_blocks(w)
+    assert q.max() == 15 and q.min() == 0
+    assert np.allclose(d[..., None] * q + m[..., None], w.T.reshape(q.shape), rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="grid"):
+        q41_blocks(w + np.float32(1e-3) * np.random.default_rng(0).standard_normal(w.shape).astype(np.float32))
+    graphs = {"fp32": fp32}
+    for weights, level in (("int4-q41", 0), ("int4-q41", 4), ("int4", 0)):
+        graphs[(weights, level)] = tmp_path / f"decoder.{weights}.{level}.onnx"
+        record = quantize_weights(fp32, graphs[(weights, level)], weights, "fp32", embedding="fp32",
+                                  accuracy_level=level)
+    assert record and quantize_weights(fp32, tmp_path / "q.onnx", "int4-q41", "int8")["block_size"] == 32
+    nodes = onnx.load(str(graphs[("int4-q41", 0)])).graph.node
+    bits = [next(a.i for a in n.attribute if a.name == "bits") for n in nodes if n.op_type == "MatMulNBits"]
+    assert bits.count(4) == 4 * c.num_layers  # the decoder's own: exact 4-bit
+    assert bits.count(8) == 2 * len(c.cross_layers)  # the trained cross-attention: 8-bit blocks
+    assert all(len(n.input) == 3 for n in nodes if n.op_type == "MatMulNBits")  # no zero points
+    run = {name: SmolGraphs(_NoEncoder(), _session(path), c) for name, path in graphs.items()}
+    cross, emask = run["fp32"].cross_inputs(None)
+    ids = [[int(i) for i in np.random.default_rng(3).integers(3, c.vocab_size, size=16)]]
+    logits = {name: g.step(ids, g.empty_past(1), cross, emask)[0] for name, g in run.items()}
+    err = {name: float(np.abs(v - logits["fp32"]).max()) for name, v in logits.items() if name != "fp32"}
+    assert err[("int4-q41", 0)] < 1e-4  # float activations: the same function as the grid weights
+    assert err[("int4-q41", 4)] < err[("int4", 0)] / 3  # int8 activations still beat re-rounded weights
+    with pytest.raises(ValueError, match="layers"):
+        quantize_weights(fp32, tmp_path / "x.onnx", "int8-block", "int4-q41")
