@@ -1,4 +1,4 @@
-"""What an exact int4 copy of the GGUF's Q4_1 weights would cost in ONNX Runtime, per MatMul.
+"""What an exact int4 copy of the GGUF's Q4_1 weights costs in ONNX Runtime, per MatMul.
 
     python bench/int4_exact_cost.py [--threads 2] [--repeats 20]
                                     [--out bench/results/int4_exact_cost.json]
@@ -38,36 +38,42 @@ VARIANTS = {"8-bit, block 128 (the build)": (8, 128, False), "8-bit, block 32": 
 
 def chain_graph(k: int, n: int, bits: int, block: int, corrected: bool) -> Any:
     """CHAIN independent MatMulNBits of x [1, T, k] -> [1, T, n], each reduced to [1, T, 1] and
-    those summed (so none is pruned and the glue stays small next to the MatMuls)."""
+    those summed (so none is pruned and the glue stays small next to the MatMuls). `corrected`:
+    MatMuls of weights on a Q4_1 grid, rewritten by the build's own `q41_exact_matmuls`."""
+    from model.smol.fused_graph import q41_exact_matmuls
+
     rng = np.random.default_rng(0)
     blocks = -(-k // block)
     inits, nodes, outs = [], [], []
     for r in range(CHAIN):
-        if bits == 4:
-            q = rng.integers(0, 16, (n, blocks, block), dtype=np.uint8)
-            packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
-        else:
-            packed = rng.integers(0, 256, (n, blocks, block), dtype=np.uint8)
-        scales = (rng.random(n * blocks, dtype=np.float32) * 0.01).astype(np.float32)
-        inits += [numpy_helper.from_array(packed, f"B{r}"), numpy_helper.from_array(scales, f"s{r}")]
         y = f"y{r}"
-        nodes.append(helper.make_node("MatMulNBits", ["x", f"B{r}", f"s{r}"], [y + ("m" if corrected else "")],
-                                      domain="com.microsoft", K=k, N=n, bits=bits, block_size=block, accuracy_level=4))
         if corrected:
-            offsets = rng.standard_normal((k // 32, n)).astype(np.float32) * 0.01
-            inits.append(numpy_helper.from_array(offsets, f"c{r}"))
-            nodes += [helper.make_node("Reshape", ["x", "blocks"], [f"r{r}"]),
-                      helper.make_node("ReduceSum", [f"r{r}", "last"], [f"bs{r}"], keepdims=0),
-                      helper.make_node("MatMul", [f"bs{r}", f"c{r}"], [f"mc{r}"]),
-                      helper.make_node("Add", [y + "m", f"mc{r}"], [y])]
+            q = rng.integers(0, 16, (k // 32, 32, n)).astype(np.float32)
+            q[:, 0], q[:, 1] = 0, 15  # every block spans q = 0..15, as Q4_1's do
+            d = rng.random((k // 32, 1, n), dtype=np.float32) * 0.01
+            m = rng.standard_normal((k // 32, 1, n)).astype(np.float32) * 0.01
+            inits.append(numpy_helper.from_array((d * q + m).reshape(k, n), f"W{r}"))
+            nodes.append(helper.make_node("MatMul", ["x", f"W{r}"], [y], name=f"m{r}"))
+        else:
+            if bits == 4:
+                q4 = rng.integers(0, 16, (n, blocks, block), dtype=np.uint8)
+                packed = (q4[..., 0::2] | (q4[..., 1::2] << 4)).astype(np.uint8)
+            else:
+                packed = rng.integers(0, 256, (n, blocks, block), dtype=np.uint8)
+            scales = (rng.random(n * blocks, dtype=np.float32) * 0.01).astype(np.float32)
+            inits += [numpy_helper.from_array(packed, f"B{r}"), numpy_helper.from_array(scales, f"s{r}")]
+            nodes.append(helper.make_node("MatMulNBits", ["x", f"B{r}", f"s{r}"], [y], domain="com.microsoft",
+                                          K=k, N=n, bits=bits, block_size=block, accuracy_level=4))
         nodes.append(helper.make_node("ReduceMax", [y, "last"], [f"z{r}"], keepdims=1))
         outs.append(f"z{r}")
     nodes.append(helper.make_node("Sum", outs, ["out"]))
-    inits += [numpy_helper.from_array(np.array([0, 0, k // 32, 32], np.int64), "blocks"),
-              numpy_helper.from_array(np.array([-1], np.int64), "last")]
+    inits.append(numpy_helper.from_array(np.array([-1], np.int64), "last"))
     graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "T", k])],
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, "T", 1])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    if corrected:
+        q41_exact_matmuls(model, {f"m{r}" for r in range(CHAIN)})
+    return model
 
 
 def ms_per_matmul(model: Any, tokens: int, threads: int, repeats: int) -> float:

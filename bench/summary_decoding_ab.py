@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -25,19 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report_tools import write_report  # noqa: E402
 from model.runtime import Runtime  # noqa: E402
+from training.eval.data import read_jsonl  # noqa: E402
 from training.eval.summarize import evaluate_summarize  # noqa: E402
 from training.eval.text import first_sentence  # noqa: E402
-
-
-def _rows(path: Path, limit: int) -> list[dict]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        if row.get("code") and row.get("docstring"):
-            rows.append({"code": row["code"], "docstring": row["docstring"]})
-        if len(rows) >= limit:
-            break
-    return rows
 
 
 def _score(runtime, rows: list[dict], n: int, shortest: int) -> dict:
@@ -61,7 +50,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     runtime = Runtime.load(args.bundle, threads=args.threads)
-    valid_rows, test_rows = _rows(args.valid, args.limit), _rows(args.test, args.limit)
+    valid_rows = read_jsonl(args.valid, "summarize", args.limit)
+    test_rows = read_jsonl(args.test, "summarize", args.limit)
     valid = {}
     for n, shortest in itertools.product(args.sizes, args.min_tokens):
         r = _score(runtime, valid_rows, n, shortest)

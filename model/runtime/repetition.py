@@ -13,7 +13,7 @@ def repeated_ngram_bans(ids: Sequence[int], n: int) -> list[int]:
     """Tokens that, appended to `ids`, would complete an `n`-gram already in `ids` (n >= 1)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, not {n}")
-    if len(ids) < n - 1 or not ids and n > 1:
+    if len(ids) < n:  # no n-gram in `ids` yet
         return []
     if n == 1:
         return sorted(set(ids))

@@ -15,6 +15,7 @@ Without a usable built half the runtime still embeds (search works); `has_decode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -165,11 +166,6 @@ class SmolRuntime:
             pieces = tokenizers.dec.decode_batch([[i] for i in range(vocab)], skip_special_tokens=False)
             self._pieces = pieces
             self._newline_mask = np.array(["\n" in p for p in pieces] + [False] * (config.vocab_size - vocab))
-            # what may end a one-sentence text: a line break, a quote (closing quotes), a sentence
-            # end, end of sequence; banned while fewer than `min_new_tokens` are generated
-            self._ending = np.asarray(sorted({i for i, p in enumerate(pieces) if "\n" in p or '"' in p
-                                              or p.rstrip().endswith((".", "!", "?"))} | set(config.eos_ids)),
-                                      dtype=np.int64)
             specials = [i for i in range(min(vocab, 64)) if tokenizers.dec.id_to_token(i).startswith("<")
                         and i not in config.eos_ids]
             self._banned = np.asarray(specials + list(range(vocab, config.vocab_size)), dtype=np.int64)
@@ -247,6 +243,15 @@ class SmolRuntime:
         if not self.has_decoder or self.pair is None:
             raise ValueError(f"model {self.config.name!r}: {self.decoder_message or 'no decoder'}")
         return self.pair
+
+    @functools.cached_property
+    def _ending(self) -> np.ndarray:
+        """Ids that may end a one-sentence text: a line break, a quote (closing quotes), a
+        sentence end, end of sequence; banned while fewer than `min_new_tokens` are generated
+        (built on first use: only that option needs it)."""
+        return np.asarray(sorted({i for i, p in enumerate(self._pieces) if "\n" in p or '"' in p
+                                  or p.rstrip().endswith((".", "!", "?"))} | set(self.config.eos_ids)),
+                          dtype=np.int64)
 
     def _forced_mask(self, remaining: str) -> np.ndarray:
         """Ids whose text agrees with the forced text `remaining`: it starts with them (a piece of
@@ -333,7 +338,7 @@ class SmolRuntime:
                     row = masked
             if len(ids) < shortest and consumed:
                 row[self._ending] = -np.inf
-            if no_repeat and len(ids) >= no_repeat - 1:
+            if no_repeat:
                 bans = repeated_ngram_bans(ids, no_repeat)
                 if bans:
                     row[bans] = -np.inf

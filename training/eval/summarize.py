@@ -29,8 +29,8 @@ def evaluate_summarize(rows: list[dict[str, Any]], runtime=None, baselines: bool
         else:
             from model.runtime.api import GenerationConfig
 
-            cfg = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=num_beams, no_repeat_ngram=no_repeat_ngram,
-                                   min_new_tokens=min_new_tokens)
+            cfg = GenerationConfig(max_new_tokens=max_new_tokens, num_beams=num_beams,
+                                   no_repeat_ngram=no_repeat_ngram, min_new_tokens=min_new_tokens)
             t = time.monotonic()
             preds = [first_sentence(runtime.summarize(code, cfg).text) for code in codes]
             report.add("codet5p code->text", {"bleu4": corpus_smoothed_bleu(refs, preds)},
