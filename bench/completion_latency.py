@@ -1,7 +1,7 @@
 """Time to ghost text while typing, through a real LSP client against `codet5p-lsp serve`.
 
     python bench/completion_latency.py [--model BUNDLE] [--files 8] [--chars 32] [--interval-ms 150]
-                                       [--threads 2] [--no-peer] [--out bench/results/completion_latency.json]
+                                       [--threads 2] [--no-peer] [--draft-tokens K] [--out bench/results/completion_latency.json]
 
 Replays typing on held-out files (Python standard-library modules: not in the training corpus):
 in each file one line mid-file is blanked after its indentation and retyped a character at a
@@ -98,8 +98,9 @@ def _prefilled(status: dict[str, Any]) -> int:
 
 async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: int, interval: float,
                  threads: int, reuse: bool, tmp: Path, index_root: Path | None = None,
-                 index_cache: Path | None = None, prefix_tokens: int | None = None) -> dict[str, Any]:
-    """Type each target line through one server; latencies by group, status, RSS."""
+                 index_cache: Path | None = None, completion: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Type each target line through one server (`completion`: more `completion.*` options);
+    latencies by group, status, RSS."""
     root = tmp / ("ws-reuse" if reuse else "ws-noreuse")
     root.mkdir()
     indexed = index_root is not None and index_cache is not None
@@ -109,8 +110,7 @@ async def replay(model: str | None, targets: list[tuple[str, str, int]], chars: 
                                "log": {"level": "info", "file": str(tmp / f"server-{root.name}.log")}}
     if model:
         options["model"]["path"] = model
-    if prefix_tokens:
-        options["completion"]["maxPrefixTokens"] = prefix_tokens
+    options["completion"].update(completion or {})
     server = Server()
     await server.start([root, index_root] if indexed else [root], options)
     while (await server.status())["model"]["state"] == "loading":
@@ -269,18 +269,22 @@ def peer_race(model: str | None, targets: list[tuple[str, str, int]], threads: i
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     targets = held_out_targets(args.files, 24)
+    completion = {key: value for key, value in (("maxPrefixTokens", args.max_prefix_tokens),
+                                                ("draftTokens", args.draft_tokens)) if value is not None}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
         reuse = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, True, tmp,
-                             args.index_root, args.index_cache, args.max_prefix_tokens)
+                             args.index_root, args.index_cache, completion)
         base = await replay(args.model, targets, args.chars, args.interval_ms / 1000, args.threads, False, tmp,
-                            prefix_tokens=args.max_prefix_tokens)
+                            completion=completion)
         report: dict[str, Any] = {
             "command": "python bench/completion_latency.py " + " ".join(sys.argv[1:]),
             "files": [t[0] for t in targets], "chars_typed_per_file": args.chars,
             "interval_ms": args.interval_ms, "threads": args.threads,
-            "max_prefix_tokens": args.max_prefix_tokens or "the server's default", "load_avg_start": os.getloadavg()[0],
+            "max_prefix_tokens": args.max_prefix_tokens or "the server's default",
+            "draft_tokens": "the server's default" if args.draft_tokens is None else args.draft_tokens,
+            "load_avg_start": os.getloadavg()[0],
             "reuse": reuse, "no_reuse_baseline": base}
         report["ratio_reuse_over_baseline_p50"] = {
             g: round(reuse[g]["p50_ms"] / base[g]["p50_ms"], 2) if base[g]["n"] and reuse[g]["n"] else None
@@ -305,6 +309,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=16, help="generated tokens per prompt in the peer race")
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--max-prefix-tokens", type=int, default=None, help="completion.maxPrefixTokens (default: the server's)")
+    ap.add_argument("--draft-tokens", type=int, default=None, help="completion.draftTokens (default: the server's)")
     ap.add_argument("--index-root", type=Path, help="a folder indexed beforehand: a workspace folder of the reuse-on server")
     ap.add_argument("--index-cache", type=Path, help="the --cache-dir the index of --index-root was built in")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "completion_latency.json")

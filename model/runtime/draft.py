@@ -7,8 +7,15 @@ call (`k + 1` positions, about the cost of one step on two cores), and greedy de
 longest run of guessed tokens that it would have chosen itself, so the output is the same as
 without drafting (exactly so in fp32; dynamic int8 quantises a call's activations together).
 
-`prompt_lookup(seq)` returns the guess (possibly empty); `DraftStats` counts what was proposed
-and accepted, for `codet5p/status`.
+While typing, the best place to look is often not the prompt but what the previous request in
+the same document saw after the point where the prompts part: its old tail and the suggestion
+generated then (`recent`). The user typed a few characters that left the shown suggestion, and
+the new suggestion usually rejoins the old one a few tokens later (`len(a` -> `rgs) == 2 and ...`
+after `en(self.__args__) == 2 and ...`). An n-gram found there wins over one of the same length
+found in the prompt.
+
+`prompt_lookup(seq, recent=...)` returns the guess (possibly empty); `DraftStats` counts what was
+proposed and accepted, for `codet5p/status`.
 """
 from __future__ import annotations
 
@@ -23,26 +30,47 @@ DRAFT_TOKENS = 6
 SEARCH_WINDOW = 4096  # tokens searched backwards for the n-gram
 
 
+RECENT_TOKENS = 512  # tokens of the previous request's stale tail kept as a draft source
+
+
+def _follower(arr: np.ndarray, tail: np.ndarray, limit: int, draft_tokens: int, first: bool = False) -> list[int]:
+    """Up to `draft_tokens` ids after the last (or `first`) occurrence of `tail` in `arr` that
+    starts before `limit` (at most `len(arr) - len(tail)`) and leaves at least one id after it;
+    [] if none."""
+    n = len(tail)
+    starts = np.nonzero(arr[:limit] == tail[0])[0]
+    for j in range(1, n):
+        if not starts.size:
+            return []
+        starts = starts[arr[starts + j] == tail[j]]
+    starts = starts[starts + n < len(arr)]
+    if not starts.size:
+        return []
+    s = int(starts[0 if first else -1]) + n
+    return arr[s:s + draft_tokens].tolist()
+
+
 def prompt_lookup(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int = MIN_NGRAM,
-                  draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW) -> list[int]:
+                  draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW,
+                  recent: Sequence[int] = ()) -> list[int]:
     """Up to `draft_tokens` ids that followed the most recent earlier occurrence of the last
-    `n` ids of `seq` (longest `n` first, from `max_ngram` down to `min_ngram`); [] if none."""
+    `n` ids of `seq` (longest `n` first, from `max_ngram` down to `min_ngram`), looked up first
+    in `recent` (the previous request's stale tail, where the first occurrence counts: a new
+    suggestion walks through the old one from its start) and then in `seq`; [] if none."""
     if draft_tokens <= 0 or len(seq) <= min_ngram:
         return []
     arr = np.asarray(seq[-window:], dtype=np.int64)
+    old = np.asarray(recent[:RECENT_TOKENS], dtype=np.int64)
     size = len(arr)
     for n in range(min(max_ngram, size - 1), min_ngram - 1, -1):
         tail = arr[size - n:]
-        # start positions s < size - n with arr[s:s + n] == tail, followed by at least one token
-        starts = np.nonzero(arr[:size - n] == tail[0])[0]
-        for j in range(1, n):
-            if not starts.size:
-                break
-            starts = starts[arr[starts + j] == tail[j]]
-        starts = starts[starts + n < size]
-        if starts.size:
-            s = int(starts[-1]) + n  # the most recent occurrence
-            return arr[s:s + draft_tokens].tolist()
+        if len(old) > n:
+            found = _follower(old, tail, len(old) - n, draft_tokens, first=True)
+            if found:
+                return found
+        found = _follower(arr, tail, size - n, draft_tokens)
+        if found:
+            return found
     return []
 
 

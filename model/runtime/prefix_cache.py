@@ -7,6 +7,8 @@ URI), the token ids of the last prompt and the decoder's self-attention cache fo
 new prompt with the cached one, so only the new tail is prefilled, and `put` takes it back after
 generation. An entry is out of the cache while a request uses it, so a failed request loses it
 rather than leaving ids that no longer describe the buffer.
+`take` also hands back the entry's ids past the common prefix (the previous request's tail and
+what it generated): the first place drafted decoding looks for its guesses.
 
 The prompt is always tokenised whole, so the reused ids are exactly those of a full
 tokenisation: a token boundary that moved at the edit point shows up as a differing id and
@@ -22,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -34,6 +36,16 @@ class _Entry:
     ids: list[int]
     buf: KVBuffer
     nbytes: int
+
+
+class Reuse(NamedTuple):
+    """What `PrefixCache.take` hands back: the reused length, the buffer cut to it (None: no
+    usable entry) and the cached ids past the common prefix (the previous request's tail and
+    the tokens generated after it: a draft source, see `model.runtime.draft`)."""
+
+    reused: int
+    buf: KVBuffer | None
+    stale: list[int]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -69,26 +81,27 @@ class PrefixCache:
                 and buf.length == len(ids) and buf.finite(min(finite_upto, len(ids))))
 
     # ---- use --------------------------------------------------------------------------------
-    def take(self, key: str | None, ids: Sequence[int]) -> tuple[int, KVBuffer | None]:
-        """(reused length n, the entry's buffer cut to ids[:n]) for a new prompt `ids`, and the
-        entry leaves the cache until `put`; (0, None) when there is no usable entry. A prompt
+    def take(self, key: str | None, ids: Sequence[int]) -> Reuse:
+        """(reused length n, the entry's buffer cut to ids[:n], the entry's ids past n) for a new
+        prompt `ids`, and the entry leaves the cache until `put`; (0, None, []) when there is no
+        usable entry. A prompt
         that shares no prefix gets the buffer cut to 0 (its memory is reused). At least the last
         prompt token is left to prefill (its logits start the generation)."""
         with self._lock:
             self.lookups += 1
             entry = self._entries.pop(key, None) if key is not None else None
         if entry is None:
-            return 0, None
+            return Reuse(0, None, [])
         n = max(0, min(common_prefix(entry.ids, ids), len(ids) - 1))
         if not self.valid(entry.ids, entry.buf, finite_upto=n):
             with self._lock:
                 self.dropped += 1
-            return 0, None
+            return Reuse(0, None, [])
         entry.buf.truncate(n)
         if n > 0:
             with self._lock:
                 self.hits += 1
-        return n, entry.buf
+        return Reuse(n, entry.buf, entry.ids[n:])
 
     def put(self, key: str | None, ids: Sequence[int], buf: KVBuffer) -> bool:
         """Remember `buf` as the cache of `ids` for `key`; False when not stored (malformed

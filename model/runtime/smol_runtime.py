@@ -306,7 +306,7 @@ class SmolRuntime:
         ids: list[int] = []
         if config.max_new_tokens <= 0 or not prompt:
             return ids, "max_tokens", ""
-        reused, buf = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None)
+        reused, buf, stale = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None, [])
         draft_k = config.draft_tokens if self.graphs.has_rows else 0
         if buf is None:
             reused, buf = 0, self.graphs.new_buffer(len(prompt) + config.max_new_tokens + draft_k + 1)
@@ -363,8 +363,8 @@ class SmolRuntime:
                 break
             if in_cache:
                 continue  # its successor's logits are the next row
-            guess = prompt_lookup(fed + [tok], draft_tokens=min(draft_k, config.max_new_tokens - len(ids))) \
-                if draft_k and consumed else []
+            guess = prompt_lookup(fed + [tok], draft_tokens=min(draft_k, config.max_new_tokens - len(ids)),
+                                  recent=stale) if draft_k and consumed else []
             if guess:
                 self.draft_stats.calls += 1
                 self.draft_stats.proposed += len(guess)

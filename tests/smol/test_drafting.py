@@ -32,6 +32,20 @@ def test_lookup_searches_only_the_window() -> None:
     assert prompt_lookup(seq, draft_tokens=1, window=20) == []
 
 
+def test_lookup_prefers_the_previous_requests_tail() -> None:
+    """`recent` (what the last request saw and generated past the shared prefix) is searched
+    before the prompt for an n-gram of the same length; a longer match in the prompt still wins."""
+    seq = [1, 2, 30, 31, 9, 1, 2]
+    assert prompt_lookup(seq, draft_tokens=2) == [30, 31]
+    assert prompt_lookup(seq, draft_tokens=2, recent=[5, 1, 2, 40, 41, 42]) == [40, 41]
+    # the trigram [9, 1, 2] is only in the prompt: it beats the bigram in `recent`
+    assert prompt_lookup([9, 1, 2, 30, 5, 9, 1, 2], draft_tokens=2, recent=[1, 2, 40]) == [30, 5]
+    # a match at the very end of `recent` has no follower there: the prompt is searched
+    assert prompt_lookup(seq, draft_tokens=2, recent=[7, 1, 2]) == [30, 31]
+    assert prompt_lookup([3, 4], draft_tokens=2, recent=[3, 4, 5]) == []  # no bigram with a follower in seq...
+    assert prompt_lookup([8, 3, 4], draft_tokens=2, recent=[3, 4, 5]) == [5]  # ...but a longer seq finds it
+
+
 @pytest.fixture
 def rt(fp32_bundle: Path) -> SmolRuntime:
     return SmolRuntime.load(fp32_bundle, threads=1)
@@ -90,3 +104,24 @@ def test_traced_graph_decodes_without_drafts(fp32_bundle: Path, smol_model_dir: 
         plain = other.complete(prompt, "", GenerationConfig(max_new_tokens=16), cache_key="file:///t.py")
         assert plain.token_ids == fused.token_ids
     assert other.draft_stats.calls == 0
+
+
+def test_a_repeated_request_is_drafted_from_its_previous_answer(rt: SmolRuntime) -> None:
+    """The same prompt again in a document: the previous answer is a draft source, so more of
+    the generated tokens come from accepted drafts than with the prompt alone (no cache key),
+    and the tokens are plain greedy's."""
+    prompt = "def read_config(path):\n    with open(path) as f:\n        return f.re"
+    config = GenerationConfig(max_new_tokens=24)
+    plain = rt.complete(prompt, "", GenerationConfig(max_new_tokens=24, draft_tokens=0))
+    assert len(plain.token_ids) == 24
+
+    def accepted(cache_key: str | None) -> int:
+        before = rt.draft_stats.accepted
+        assert rt.complete(prompt, "", config, cache_key=cache_key).token_ids == plain.token_ids
+        return rt.draft_stats.accepted - before
+
+    prompt_only = accepted(None)
+    accepted("file:///again.py")  # leaves its answer in the document's cache
+    with_previous = accepted("file:///again.py")
+    # each verification call accepts at most 6 drafted tokens and adds one of its own
+    assert with_previous >= 15 and with_previous >= prompt_only + 4, (with_previous, prompt_only)

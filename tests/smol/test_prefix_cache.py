@@ -75,8 +75,8 @@ def test_damaged_cache_is_dropped_not_used(rt: SmolRuntime, damage: str) -> None
         buf.keys[0] = buf.keys[0].astype(np.float64)
     else:
         buf.length -= 1  # the filled part no longer matches the ids
-    n, got = rt.prefix_cache.take("k", ids + [5])
-    assert (n, got) == (0, None) and "k" not in rt.prefix_cache._entries
+    n, got, stale = rt.prefix_cache.take("k", ids + [5])
+    assert (n, got, stale) == (0, None, []) and "k" not in rt.prefix_cache._entries
     assert rt.prefix_cache.dropped == 1
     # and generation still works (a full prefill), with the same result as without a key
     config = GenerationConfig(max_new_tokens=6)
@@ -117,11 +117,11 @@ def test_lru_keeps_at_most_max_entries() -> None:
     for key in "abc":
         cache.put(key, [1, 2, 3], _buffer(1, 1, 2, 3))
     assert list(cache._entries) == ["b", "c"]
-    n, got = cache.take("c", [1, 2, 3])
-    assert n == 2 and got is not None and got.views()[0][0].shape == (1, 1, 2, 2)  # the last token is prefilled
+    n, got, stale = cache.take("c", [1, 2, 3])
+    assert n == 2 and stale == [3] and got is not None and got.views()[0][0].shape == (1, 1, 2, 2)  # the last token is prefilled
     assert list(cache._entries) == ["b"]  # in use: out of the cache until put back
-    n, got = cache.take("b", [9, 9])  # no common prefix: the buffer comes back empty, for reuse
-    assert n == 0 and got is not None and got.length == 0
+    n, got, stale = cache.take("b", [9, 9])  # no common prefix: the buffer comes back empty, for reuse
+    assert n == 0 and got is not None and got.length == 0 and stale == [1, 2, 3]
 
 
 def test_stale_positions_past_the_length_are_never_read(rt: SmolRuntime) -> None:
