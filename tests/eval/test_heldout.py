@@ -123,3 +123,17 @@ def test_strip_docstring_and_stdlib_file_list():
     assert files and all(f.suffix == ".py" for f in files)
     parts = {p for f in files for p in f.parts}
     assert not parts & {"test", "tests", "idlelib", "site-packages"}
+
+
+def test_sample_rows_spreads_over_the_file_in_file_order():
+    """A validation sample covers the whole file (the pair files are ordered by package), is the
+    same for a seed, and keeps file order."""
+    from training.eval.data import sample_rows
+
+    rows = [{"dist": "a" if i < 300 else "b", "i": i} for i in range(1000)]
+    picked = sample_rows(rows, 100)
+    assert len(picked) == 100 and len({r["i"] for r in picked}) == 100
+    assert [r["i"] for r in picked] == sorted(r["i"] for r in picked)
+    assert 15 <= sum(r["dist"] == "a" for r in picked) <= 45  # ~30% from the first package, not 100%
+    assert sample_rows(rows, 100) == picked and sample_rows(rows, 100, seed=1) != picked
+    assert sample_rows(rows, None) == rows and sample_rows(rows, 5000) == rows and sample_rows(rows, 0) == []

@@ -9,8 +9,8 @@ rate decays linearly with time after warm-up, as `training.budget` does for the 
 
 `device` / `precision` run the stage on a GPU (`cuda`, bf16 autocast; the weights and the
 optimizer stay fp32). With `valid_pairs` and `valid_every` > 0 the model is scored every that many
-steps by `training.smol.validate` (greedy summaries' BLEU-4, embedding and re-rank MRR) into
-`valid.jsonl`; the best by `select_by` is kept in `best/`, and `final/` is that model, not the
+steps by `training.smol.validate` (greedy summaries' BLEU-4, embedding and re-rank MRR, on
+`valid_n` pairs sampled over the whole file, seed 0) into `valid.jsonl`; the best by `select_by` is kept in `best/`, and `final/` is that model, not the
 last step's (loss alone did not show a cross-attention driving the decoder to generic text).
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from model.smol.model_dir import DEC_TOKENIZER, DECODER_FILE, ENC_TOKENIZER, TRAINED_FILE, load_smol_dir, save_smol_dir
 from model.smol.modeling import SmolCodeT5p, count_parameters, load_weights
 from training.checkpoint import CheckpointError, optimizer_from_files, optimizer_to_files
+from training.eval.data import sample_rows
 from training.metrics import MetricsLog, git_revision
 from training.smol.objectives import NAMES, ObjectiveState, stage_losses
 from training.smol.validate import autocast, validate
@@ -287,7 +288,7 @@ class _Validation:
 
     def __init__(self, cfg: SmolStageConfig, run_dir: Path, tok, lengths: dict[str, int]) -> None:
         self.cfg, self.run_dir, self.tok, self.lengths = cfg, run_dir, tok, lengths
-        self.rows = read_pairs(Path(cfg.valid_pairs))[:cfg.valid_n] if cfg.valid_every > 0 else []
+        self.rows = sample_rows(read_pairs(Path(cfg.valid_pairs)), cfg.valid_n) if cfg.valid_every > 0 else []
         self.best_path = run_dir / "best"
         self.log_path = run_dir / "valid.jsonl"
         self.best = self._recorded_best()
