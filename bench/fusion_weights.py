@@ -6,7 +6,8 @@
 Embeds queries and codes once with the bundle, scores BM25 once, then reports MRR of the
 embedding alone, BM25 alone, and weighted RRF (`w_sem / (k + rank_sem) + w_lex / (k + rank_lex)`,
 k = 60) for each lexical weight. Choose the weight on a validation split (`--pairs` builds one
-from pairs: query = docstring sentence, pool = their code), then report it on the test split.
+from pairs: query = docstring sentence, pool = their code, `--limit` distinct pairs sampled over
+the whole file with seed 0), then report it on the test split.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from report_tools import write_report  # noqa: E402
 def rows_from(args: argparse.Namespace) -> list[dict]:
     if args.data:
         return [json.loads(line) for line in args.data.read_text().splitlines()[:args.limit]]
+    from training.eval.data import sample_rows
+
     seen, rows = set(), []
     for line in args.pairs.read_text().splitlines():
         row = json.loads(line)
@@ -32,9 +35,7 @@ def rows_from(args: argparse.Namespace) -> list[dict]:
             continue
         seen.add(row["code"])
         rows.append({"query": row["docstring"], "code": row["code"]})
-        if len(rows) == args.limit:
-            break
-    return rows
+    return sample_rows(rows, args.limit)  # spread over the file: it is ordered by package
 
 
 

@@ -13,7 +13,8 @@ queries, in one run.
     python bench/likelihood_rerank.py MODEL_DIR <corpus>/pairs/valid.jsonl --pairs --limit 1000 ...
 
 `--pairs` reads (docstring, code) pairs instead (the validation split, where the fusion weight
-is chosen): query = docstring, pool = the first `--limit` distinct codes.
+is chosen): query = docstring, pool = `--limit` distinct pairs sampled over the whole file (seed 0;
+the file is ordered by package), and the `--queries` queries are spread evenly over that pool.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report_tools import write_report  # noqa: E402
+from training.eval.data import sample_rows  # noqa: E402
 from model.formats import IGNORE_INDEX  # noqa: E402
 from model.smol.formats import SUMMARY_END, summary_prompt_ids  # noqa: E402
 from model.smol.model_dir import load_smol_dir  # noqa: E402
@@ -71,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in args.retrieval.read_text().splitlines() if line.strip()]
     if args.pairs:
         seen: set[str] = set()
-        rows = [{"query": r["docstring"], "code": r["code"]} for r in rows
-                if not (r["code"] in seen or seen.add(r["code"]))][:args.limit]
+        rows = sample_rows([{"query": r["docstring"], "code": r["code"]} for r in rows
+                            if not (r["code"] in seen or seen.add(r["code"]))], args.limit)
     pairs = [{"docstring": r["query"], "code": r["code"]} for r in rows]
     t0 = time.perf_counter()
     base_mrr, sim = retrieval_mrr(model, tok, pairs, 64, args.code_tokens)
@@ -80,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     weights = (0.25, 0.5, 1.0, 2.0)
     n = min(args.queries, len(rows))
     t_rerank = time.perf_counter()
-    for q in range(n):
+    queries = [i * len(rows) // n for i in range(n)] if args.pairs else list(range(n))
+    for q in queries:
         order = sim[q].argsort(descending=True).tolist()
         rank = order.index(q) + 1
         ranks["embedding"].append(rank)
