@@ -20,7 +20,7 @@ proposed and accepted, for `codet5p/status`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -28,8 +28,6 @@ MAX_NGRAM = 3
 MIN_NGRAM = 2
 DRAFT_TOKENS = 6
 SEARCH_WINDOW = 4096  # tokens searched backwards for the n-gram
-
-
 RECENT_TOKENS = 512  # tokens of the previous request's stale tail kept as a draft source
 
 
@@ -50,15 +48,16 @@ def _follower(arr: np.ndarray, tail: np.ndarray, limit: int, draft_tokens: int, 
     return arr[s:s + draft_tokens].tolist()
 
 
-def prompt_lookup(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int = MIN_NGRAM,
-                  draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW,
-                  recent: Sequence[int] = ()) -> list[int]:
-    """Up to `draft_tokens` ids that followed the most recent earlier occurrence of the last
-    `n` ids of `seq` (longest `n` first, from `max_ngram` down to `min_ngram`), looked up first
-    in `recent` (the previous request's stale tail, where the first occurrence counts: a new
-    suggestion walks through the old one from its start) and then in `seq`; [] if none."""
+def lookup_draft(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int = MIN_NGRAM,
+                 draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW,
+                 recent: Sequence[int] = ()) -> tuple[list[int], bool]:
+    """(guess, True when it came from `recent`): up to `draft_tokens` ids that followed an
+    earlier occurrence of the last `n` ids of `seq` (longest `n` first, from `max_ngram` down to
+    `min_ngram`), looked up first in `recent` (the previous request's stale tail, where the first
+    occurrence counts: a new suggestion walks through the old one from its start) and then in
+    `seq` (its most recent occurrence); ([], False) if none."""
     if draft_tokens <= 0 or len(seq) <= min_ngram:
-        return []
+        return [], False
     arr = np.asarray(seq[-window:], dtype=np.int64)
     old = np.asarray(recent[:RECENT_TOKENS], dtype=np.int64)
     size = len(arr)
@@ -67,22 +66,33 @@ def prompt_lookup(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int
         if len(old) > n:
             found = _follower(old, tail, len(old) - n, draft_tokens, first=True)
             if found:
-                return found
+                return found, True
         found = _follower(arr, tail, size - n, draft_tokens)
         if found:
-            return found
-    return []
+            return found, False
+    return [], False
+
+
+def prompt_lookup(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int = MIN_NGRAM,
+                  draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW,
+                  recent: Sequence[int] = ()) -> list[int]:
+    """The guess of `lookup_draft`, without its source."""
+    return lookup_draft(seq, max_ngram, min_ngram, draft_tokens, window, recent)[0]
 
 
 @dataclass
 class DraftStats:
-    """Counts over a runtime's life: verification calls, tokens proposed and accepted."""
+    """Counts over a runtime's life: verification calls, tokens proposed and accepted (and of
+    those, the ones guessed from the previous request's tail)."""
 
     calls: int = 0
     proposed: int = 0
     accepted: int = 0
+    previous_proposed: int = 0
+    previous_accepted: int = 0
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         rate = self.accepted / self.proposed if self.proposed else 0.0
         return {"calls": self.calls, "proposed": self.proposed, "accepted": self.accepted,
-                "acceptRate": round(rate, 3)}
+                "acceptRate": round(rate, 3),
+                "fromPrevious": {"proposed": self.previous_proposed, "accepted": self.previous_accepted}}

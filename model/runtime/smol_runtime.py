@@ -32,7 +32,7 @@ from model.pysource import strip_docstring
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
-from model.runtime.draft import DraftStats, prompt_lookup
+from model.runtime.draft import DraftStats, lookup_draft
 from model.runtime.prefix_cache import PrefixCache
 from model.runtime.repetition import repeated_ngram_bans
 from model.runtime.smol_graphs import KV, SmolGraphs
@@ -316,6 +316,7 @@ class SmolRuntime:
             self.prefix_cache.record(len(prompt) - reused, reused)
         rows: deque[np.ndarray] = deque([logits[-1]])  # next-token logits, in order, not yet used
         unchecked: list[int] = []  # drafted tokens fed after the last chosen one, not yet checked
+        from_previous = False  # whether `unchecked` was guessed from the previous request's tail
         reason: StopReason = "max_tokens"
         cut: str | None = None
         consumed = not forced
@@ -347,6 +348,7 @@ class SmolRuntime:
             if in_cache:  # the drafted token is the one greedy picks: its keys are already fed
                 unchecked.pop(0)
                 self.draft_stats.accepted += 1
+                self.draft_stats.previous_accepted += int(from_previous)
             elif unchecked:  # a wrong guess: forget it and everything drafted after it
                 del fed[len(fed) - len(unchecked):]
                 buf.truncate(len(fed))
@@ -363,11 +365,13 @@ class SmolRuntime:
                 break
             if in_cache:
                 continue  # its successor's logits are the next row
-            guess = prompt_lookup(fed + [tok], draft_tokens=min(draft_k, config.max_new_tokens - len(ids)),
-                                  recent=stale) if draft_k and consumed else []
+            room = min(draft_k, config.max_new_tokens - len(ids))
+            guess, from_previous = lookup_draft(fed + [tok], draft_tokens=room, recent=stale) \
+                if draft_k and consumed else ([], False)
             if guess:
                 self.draft_stats.calls += 1
                 self.draft_stats.proposed += len(guess)
+                self.draft_stats.previous_proposed += len(guess) if from_previous else 0
             rows = deque(self.graphs.advance([tok] + guess, buf, cross, enc_mask, rows=1 + len(guess)))
             unchecked = list(guess)
             fed += [tok] + guess

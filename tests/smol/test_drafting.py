@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from model.runtime import GenerationConfig
-from model.runtime.draft import prompt_lookup
+from model.runtime.draft import lookup_draft, prompt_lookup
 from model.runtime.smol_runtime import SmolRuntime
 
 REPETITIVE = ("def area(self):\n    return self.width * self.height\n\n"
@@ -38,6 +38,8 @@ def test_lookup_prefers_the_previous_requests_tail() -> None:
     seq = [1, 2, 30, 31, 9, 1, 2]
     assert prompt_lookup(seq, draft_tokens=2) == [30, 31]
     assert prompt_lookup(seq, draft_tokens=2, recent=[5, 1, 2, 40, 41, 42]) == [40, 41]
+    assert lookup_draft(seq, draft_tokens=2, recent=[5, 1, 2, 40, 41, 42]) == ([40, 41], True)
+    assert lookup_draft(seq, draft_tokens=2, recent=[7, 7]) == ([30, 31], False)
     # the trigram [9, 1, 2] is only in the prompt: it beats the bigram in `recent`
     assert prompt_lookup([9, 1, 2, 30, 5, 9, 1, 2], draft_tokens=2, recent=[1, 2, 40]) == [30, 5]
     # a match at the very end of `recent` has no follower there: the prompt is searched
@@ -121,7 +123,11 @@ def test_a_repeated_request_is_drafted_from_its_previous_answer(rt: SmolRuntime)
         return rt.draft_stats.accepted - before
 
     prompt_only = accepted(None)
+    assert rt.draft_stats.previous_proposed == 0  # no cache key: nothing from a previous request
     accepted("file:///again.py")  # leaves its answer in the document's cache
+    before = rt.draft_stats.previous_accepted
     with_previous = accepted("file:///again.py")
+    from_previous = rt.draft_stats.previous_accepted - before
+    assert from_previous > 0 and rt.draft_stats.as_dict()["fromPrevious"]["accepted"] == rt.draft_stats.previous_accepted
     # each verification call accepts at most 6 drafted tokens and adds one of its own
     assert with_previous >= 15 and with_previous >= prompt_only + 4, (with_previous, prompt_only)
