@@ -43,8 +43,13 @@ async def test_every_feature_runs_the_smol_model(workspace: Path, smol_bundle: P
         await s.client.text_document_inline_completion_async(lsp.InlineCompletionParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(5, 15),
             context=lsp.InlineCompletionContext(trigger_kind=lsp.InlineCompletionTriggerKind.Invoked)))
-        cache = (await s.status())["promptCache"]
+        status = await s.status()
+        cache = status["promptCache"]
         assert cache["entries"] == 1 and cache["hits"] >= 1 and cache["reusedTokens"] > 0, cache
+        drafts = status["drafts"]  # with the guesses taken from the previous request counted apart
+        previous = drafts["fromPrevious"]
+        assert 0 <= previous["accepted"] <= previous["proposed"] <= drafts["proposed"], drafts
+        assert previous["accepted"] <= drafts["accepted"], drafts
         hover = await s.client.text_document_hover_async(lsp.HoverParams(
             text_document=lsp.TextDocumentIdentifier(uri=uri), position=lsp.Position(0, 6)))
         assert hover is not None and "count_books" in hover.contents.value
