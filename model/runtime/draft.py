@@ -14,8 +14,9 @@ the new suggestion usually rejoins the old one a few tokens later (`len(a` -> `r
 after `en(self.__args__) == 2 and ...`). An n-gram found there wins over one of the same length
 found in the prompt.
 
-`prompt_lookup(seq, recent=...)` returns the guess (possibly empty); `DraftStats` counts what was
-proposed and accepted, for `codet5p/status`.
+`lookup_draft(seq, recent=...)` returns the guess (possibly empty) and whether it came from
+`recent`; `prompt_lookup` the guess alone. `DraftStats` counts what was proposed and accepted,
+for `codet5p/status`.
 """
 from __future__ import annotations
 

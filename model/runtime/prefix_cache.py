@@ -84,9 +84,9 @@ class PrefixCache:
     def take(self, key: str | None, ids: Sequence[int]) -> Reuse:
         """(reused length n, the entry's buffer cut to ids[:n], the entry's ids past n) for a new
         prompt `ids`, and the entry leaves the cache until `put`; (0, None, []) when there is no
-        usable entry. A prompt
-        that shares no prefix gets the buffer cut to 0 (its memory is reused). At least the last
-        prompt token is left to prefill (its logits start the generation)."""
+        usable entry. A prompt that shares no prefix gets the buffer cut to 0 (its memory is
+        reused). At least the last prompt token is left to prefill (its logits start the
+        generation)."""
         with self._lock:
             self.lookups += 1
             entry = self._entries.pop(key, None) if key is not None else None
