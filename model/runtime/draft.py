@@ -15,8 +15,8 @@ after `en(self.__args__) == 2 and ...`). An n-gram found there wins over one of 
 found in the prompt.
 
 `lookup_draft(seq, recent=...)` returns the guess (possibly empty) and whether it came from
-`recent`; `prompt_lookup` the guess alone. `DraftStats` counts what was proposed and accepted,
-for `codet5p/status`.
+`recent` (an array there is used as it is: the runtime converts the tail once per request).
+`DraftStats` counts what was proposed and accepted, for `codet5p/status`.
 """
 from __future__ import annotations
 
@@ -32,17 +32,15 @@ SEARCH_WINDOW = 4096  # tokens searched backwards for the n-gram
 RECENT_TOKENS = 512  # tokens of the previous request's stale tail kept as a draft source
 
 
-def _follower(arr: np.ndarray, tail: np.ndarray, limit: int, draft_tokens: int, first: bool = False) -> list[int]:
+def _follower(arr: np.ndarray, tail: np.ndarray, draft_tokens: int, first: bool = False) -> list[int]:
     """Up to `draft_tokens` ids after the last (or `first`) occurrence of `tail` in `arr` that
-    starts before `limit` (at most `len(arr) - len(tail)`) and leaves at least one id after it;
-    [] if none."""
+    leaves at least one id after it (so never `arr`'s own end); [] if none."""
     n = len(tail)
-    starts = np.nonzero(arr[:limit] == tail[0])[0]
+    starts = np.nonzero(arr[:len(arr) - n] == tail[0])[0]
     for j in range(1, n):
         if not starts.size:
             return []
         starts = starts[arr[starts + j] == tail[j]]
-    starts = starts[starts + n < len(arr)]
     if not starts.size:
         return []
     s = int(starts[0 if first else -1]) + n
@@ -65,20 +63,13 @@ def lookup_draft(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int 
     for n in range(min(max_ngram, size - 1), min_ngram - 1, -1):
         tail = arr[size - n:]
         if len(old) > n:
-            found = _follower(old, tail, len(old) - n, draft_tokens, first=True)
+            found = _follower(old, tail, draft_tokens, first=True)
             if found:
                 return found, True
-        found = _follower(arr, tail, size - n, draft_tokens)
+        found = _follower(arr, tail, draft_tokens)
         if found:
             return found, False
     return [], False
-
-
-def prompt_lookup(seq: Sequence[int], max_ngram: int = MAX_NGRAM, min_ngram: int = MIN_NGRAM,
-                  draft_tokens: int = DRAFT_TOKENS, window: int = SEARCH_WINDOW,
-                  recent: Sequence[int] = ()) -> list[int]:
-    """The guess of `lookup_draft`, without its source."""
-    return lookup_draft(seq, max_ngram, min_ngram, draft_tokens, window, recent)[0]
 
 
 @dataclass

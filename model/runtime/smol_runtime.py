@@ -32,7 +32,7 @@ from model.pysource import strip_docstring
 from model.runtime.api import BundleError, Generation, GenerationConfig, StopReason
 from model.runtime.bundle import FORMAT_NAME, MANIFEST_FILE, check_file
 from model.runtime.decoding import StopRules
-from model.runtime.draft import DraftStats, lookup_draft
+from model.runtime.draft import RECENT_TOKENS, DraftStats, lookup_draft
 from model.runtime.prefix_cache import PrefixCache
 from model.runtime.repetition import repeated_ngram_bans
 from model.runtime.smol_graphs import KV, SmolGraphs
@@ -307,6 +307,7 @@ class SmolRuntime:
         if config.max_new_tokens <= 0 or not prompt:
             return ids, "max_tokens", ""
         reused, buf, stale = self.prefix_cache.take(cache_key, prompt) if cache_key is not None else (0, None, [])
+        recent = np.asarray(stale[:RECENT_TOKENS], dtype=np.int64)  # a draft source, converted once
         draft_k = config.draft_tokens if self.graphs.has_rows else 0
         if buf is None:
             reused, buf = 0, self.graphs.new_buffer(len(prompt) + config.max_new_tokens + draft_k + 1)
@@ -366,12 +367,12 @@ class SmolRuntime:
             if in_cache:
                 continue  # its successor's logits are the next row
             room = min(draft_k, config.max_new_tokens - len(ids))
-            guess, from_previous = lookup_draft(fed + [tok], draft_tokens=room, recent=stale) \
+            guess, from_previous = lookup_draft(fed + [tok], draft_tokens=room, recent=recent) \
                 if draft_k and consumed else ([], False)
             if guess:
                 self.draft_stats.calls += 1
                 self.draft_stats.proposed += len(guess)
-                self.draft_stats.previous_proposed += len(guess) if from_previous else 0
+                self.draft_stats.previous_proposed += len(guess) * int(from_previous)
             rows = deque(self.graphs.advance([tok] + guess, buf, cross, enc_mask, rows=1 + len(guess)))
             unchecked = list(guess)
             fed += [tok] + guess

@@ -6,13 +6,18 @@ from pathlib import Path
 import pytest
 
 from model.runtime import GenerationConfig
-from model.runtime.draft import lookup_draft, prompt_lookup
+from model.runtime.draft import lookup_draft
 from model.runtime.smol_runtime import SmolRuntime
 
 REPETITIVE = ("def area(self):\n    return self.width * self.height\n\n"
               "def perimeter(self):\n    return 2 * (self.width + self.height)\n\n"
               "def scaled(self, k):\n    return Rect(self.width * k, self.height * k)\n\n"
               "def area(self):\n    return self.")
+
+
+def prompt_lookup(seq: list[int], **kw) -> list[int]:
+    """The guess alone."""
+    return lookup_draft(seq, **kw)[0]
 
 
 def test_lookup_takes_what_followed_the_latest_longest_match() -> None:
